@@ -1,0 +1,3 @@
+from reprisal_report.cli.app import main
+
+main()

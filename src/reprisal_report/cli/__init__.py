@@ -1,0 +1,1 @@
+"""Terminal front end: parse, call one workflow, render. Nothing else lives here."""

@@ -1,0 +1,143 @@
+"""The ``reprisal-report`` command: the root group and the one place errors are shown."""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit
+
+from reprisal_report import __version__
+from reprisal_report.cli import case, demo, profile
+from reprisal_report.cli.options import HOME_ENV, PassFileOpt, settings
+from reprisal_report.cli.output import PROG, error
+from reprisal_report.errors import ExitCode, ReportError
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text else text
+
+
+def _report(exc: BaseException) -> int:
+    """Print one error line (and a hint); return the exit code."""
+    if isinstance(exc, ReportError):
+        error(exc.message, exc.hint)
+        return int(exc.exit_code)
+    if isinstance(exc, click_exceptions.NoArgsIsHelpError) and exc.ctx is not None:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        return int(ExitCode.OK)
+    if isinstance(exc, click_exceptions.UsageError):
+        message = _lower_first(exc.format_message()).rstrip(".")
+        command = exc.ctx.command_path if exc.ctx is not None else PROG
+        error(message, f"see '{command} --help'")
+        return int(ExitCode.INVALID_INPUT)
+    if isinstance(exc, click_exceptions.ClickException):
+        error(_lower_first(exc.format_message()).rstrip("."))
+        return int(ExitCode.INVALID_INPUT)
+    if isinstance(exc, Abort | KeyboardInterrupt | EOFError):
+        error("interrupted; nothing was changed by the unfinished step")
+        return 130
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            error("disk full", "free some space and run the command again")
+        elif exc.errno == errno.EPIPE:
+            return int(ExitCode.OPERATIONAL)
+        else:
+            where = f": {exc.filename}" if exc.filename else ""
+            error(f"{_lower_first(exc.strerror or 'system error')}{where}")
+        return int(ExitCode.OPERATIONAL)
+    # A bug: the message might hold case content, so only the type is shown.
+    error(f"internal error ({type(exc).__name__})", "rerun with --debug to see the traceback")
+    return int(ExitCode.OPERATIONAL)
+
+
+class ReportGroup(TyperGroup):
+    """Root group that maps every failure to one line and a documented exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv
+        try:
+            result = super().main(
+                argv, prog_name or PROG, complete_var, standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except Exit as exc:
+            code = exc.exit_code
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                raise
+            if debug:
+                raise
+            code = _report(exc)
+        sys.exit(code)
+
+
+app = typer.Typer(
+    cls=ReportGroup,
+    name=PROG,
+    help="Document reprisals safely: encrypted vault, sealed bundles, do-no-harm exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar=HOME_ENV,
+            help="Profile directory (one profile = one vault = one role).",
+            show_default=False,
+        ),
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Document reprisals safely: encrypted vault, sealed bundles, do-no-harm exports."""
+    current = settings(ctx)
+    current.home = home
+    current.passphrase_file = passphrase_file
+    current.debug = debug
+
+
+profile.register(app)
+app.add_typer(case.app, name="case")
+demo.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,132 @@
+"""Options shared by many commands, and the per-invocation settings they build.
+
+Only the standard library and typer are imported at module level: ``--help`` and
+``--version`` must start fast, so heavy modules are imported inside commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reprisal_report.errors import InvalidInput, NotFound
+
+HOME_ENV = "REPRISAL_REPORT_HOME"
+PASSPHRASE_ENV = "REPRISAL_REPORT_PASSPHRASE"
+NEW_PASSPHRASE_ENV = "REPRISAL_REPORT_NEW_PASSPHRASE"
+MAX_PASSPHRASE_FILE = 4096
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help=f"Profile directory (default: ${HOME_ENV} or the platform's data directory).",
+        show_default=False,
+    ),
+]
+PassFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"Read the passphrase from the first line of FILE (else ${PASSPHRASE_ENV}).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")
+]
+
+
+@dataclass
+class Settings:
+    home: Path | None = None
+    passphrase_file: Path | None = None
+    debug: bool = False
+
+
+def settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = Settings()
+    return root.obj
+
+
+def resolve_home(ctx: typer.Context, home: Path | None) -> Path:
+    chosen = home or settings(ctx).home
+    if chosen is None:
+        env = os.environ.get(HOME_ENV)
+        if env:
+            chosen = Path(env)
+    if chosen is None:
+        import platformdirs
+
+        chosen = platformdirs.user_data_path("reprisal-report", appauthor=False)
+    return chosen.expanduser()
+
+
+def _read_passphrase_file(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PASSPHRASE_FILE + 1)
+    except FileNotFoundError:
+        raise NotFound(f"no such passphrase file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"passphrase file {path} is a directory") from None
+    if len(data) > MAX_PASSPHRASE_FILE:
+        raise InvalidInput(f"passphrase file {path} is too large")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"passphrase file {path} is not UTF-8 text") from None
+    line = text.split("\n", 1)[0].removesuffix("\r")
+    if not line:
+        raise InvalidInput(f"passphrase file {path} is empty")
+    return line
+
+
+def _prompt(label: str, confirm: bool) -> str:
+    import getpass
+
+    first = getpass.getpass(f"{label}: ", stream=sys.stderr)
+    if confirm:
+        again = getpass.getpass(f"{label} (again): ", stream=sys.stderr)
+        if first != again:
+            raise InvalidInput("the two passphrases differ")
+    return first
+
+
+def passphrase(
+    ctx: typer.Context, passphrase_file: Path | None = None, *, confirm: bool = False
+) -> str:
+    """The profile passphrase: --passphrase-file, then the environment, then a prompt."""
+    file = passphrase_file or settings(ctx).passphrase_file
+    if file is not None:
+        return _read_passphrase_file(file)
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if sys.stdin.isatty():
+        return _prompt("Passphrase", confirm)
+    raise InvalidInput(
+        "no passphrase given",
+        hint=f"set {PASSPHRASE_ENV}, use --passphrase-file, or run in a terminal",
+    )
+
+
+def new_passphrase(new_file: Path | None) -> str:
+    if new_file is not None:
+        return _read_passphrase_file(new_file)
+    env = os.environ.get(NEW_PASSPHRASE_ENV)
+    if env:
+        return env
+    if sys.stdin.isatty():
+        return _prompt("New passphrase", confirm=True)
+    raise InvalidInput(
+        "no new passphrase given",
+        hint=f"set {NEW_PASSPHRASE_ENV}, use --new-passphrase-file, or run in a terminal",
+    )

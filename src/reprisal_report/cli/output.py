@@ -1,0 +1,47 @@
+"""Writing to the terminal: data on stdout, everything else on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+PROG = "reprisal-report"
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def stdout_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def error(message: str, hint: str | None = None) -> None:
+    err_line(f"{PROG}: error: {message}")
+    if hint:
+        err_line(f"hint: {hint}")
+
+
+def warn(message: str) -> None:
+    err_line(f"{PROG}: warning: {message}")
+
+
+def info(message: str) -> None:
+    err_line(message)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; rich honours NO_COLOR and plain pipes by itself."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)

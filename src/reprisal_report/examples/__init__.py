@@ -1,0 +1,1 @@
+"""Built-in example data for `demo` (fictional; marked as such)."""

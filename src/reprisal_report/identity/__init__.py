@@ -1,0 +1,1 @@
+"""Profile keys, org cards, trust pinning and fingerprints."""

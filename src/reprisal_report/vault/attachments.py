@@ -1,0 +1,94 @@
+"""Attachments, streamed into the vault in fixed-size chunks.
+
+Memory stays constant whatever the file size, and plaintext never touches the disk
+outside the encrypted database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from reprisal_report.vault.cases import new_case_id, record_event, utc_now
+from reprisal_report.vault.store import Vault
+
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    id: str
+    case_id: str
+    name: str
+    size: int
+    sha256: str
+    original_sha256: str
+    metadata: str
+
+
+def store_attachment(
+    vault: Vault,
+    case_id: str,
+    name: str,
+    stream: BinaryIO,
+    *,
+    original_sha256: str | None,
+    metadata: str,
+    on_chunk: Callable[[int], None] | None = None,
+) -> AttachmentRow:
+    """Copy ``stream`` into the vault; the caller holds the transaction."""
+    attachment_id = new_case_id()
+    digest = hashlib.sha256()
+    size = 0
+    seq = 0
+    vault.conn.execute(
+        "INSERT INTO attachments(id, case_id, name, size, sha256, original_sha256, metadata,"
+        " created_at) VALUES (?, ?, ?, 0, '', '', ?, ?)",
+        (attachment_id, case_id, name, metadata, utc_now()),
+    )
+    while True:
+        chunk = stream.read(CHUNK_SIZE)
+        if not chunk:
+            break
+        digest.update(chunk)
+        size += len(chunk)
+        vault.conn.execute(
+            "INSERT INTO attachment_chunks(attachment_id, seq, data) VALUES (?, ?, ?)",
+            (attachment_id, seq, chunk),
+        )
+        seq += 1
+        if on_chunk is not None:
+            on_chunk(len(chunk))
+    sha = digest.hexdigest()
+    original = original_sha256 or sha
+    vault.conn.execute(
+        "UPDATE attachments SET size = ?, sha256 = ?, original_sha256 = ? WHERE id = ?",
+        (size, sha, original, attachment_id),
+    )
+    record_event(vault, case_id, "attached", {"attachment": attachment_id, "sha256": sha})
+    return AttachmentRow(attachment_id, case_id, name, size, sha, original, metadata)
+
+
+def list_attachments(vault: Vault, case_id: str) -> list[AttachmentRow]:
+    rows = vault.conn.execute(
+        "SELECT id, case_id, name, size, sha256, original_sha256, metadata FROM attachments "
+        "WHERE case_id = ? ORDER BY created_at, id",
+        (case_id,),
+    ).fetchall()
+    return [AttachmentRow(*r) for r in rows]
+
+
+def iter_attachment(vault: Vault, attachment_id: str) -> Iterator[bytes]:
+    """Yield the attachment's bytes chunk by chunk (one chunk in memory at a time)."""
+    seq = 0
+    while True:
+        row = vault.conn.execute(
+            "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?",
+            (attachment_id, seq),
+        ).fetchone()
+        if row is None:
+            return
+        yield bytes(row[0])
+        seq += 1

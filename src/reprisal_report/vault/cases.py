@@ -1,0 +1,117 @@
+"""Case rows inside the vault."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.model.canonical import canonical_json
+from reprisal_report.vault.store import Vault
+
+MIN_PREFIX = 6
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_case_id() -> str:
+    # 80 random bits, lower-case base32: easy to read aloud, no need to be secret.
+    return base64.b32encode(os.urandom(10)).decode("ascii").lower()
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: str
+    org_id: str | None
+    state: str
+    record: dict[str, Any]
+    revision: int
+    created_at: str
+    updated_at: str
+
+
+def _row(row: tuple[Any, ...]) -> CaseRow:
+    return CaseRow(
+        id=row[0],
+        org_id=row[1],
+        state=row[2],
+        record=json.loads(row[3]),
+        revision=int(row[4]),
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+_COLUMNS = "id, org_id, state, record, revision, created_at, updated_at"
+
+
+def record_event(vault: Vault, case_id: str | None, action: str, detail: dict[str, Any]) -> None:
+    """Append a custody event (the audit issue chains and signs these)."""
+    vault.conn.execute(
+        "INSERT INTO custody_events(case_id, action, at, detail) VALUES (?, ?, ?, ?)",
+        (case_id, action, utc_now(), canonical_json(detail).decode("utf-8")),
+    )
+
+
+def insert_case(vault: Vault, record: dict[str, Any], *, state: str, org_id: str | None) -> str:
+    case_id = new_case_id()
+    now = utc_now()
+    vault.conn.execute(
+        f"INSERT INTO cases({_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?)",  # noqa: S608
+        (case_id, org_id, state, canonical_json(record).decode("utf-8"), now, now),
+    )
+    record_event(vault, case_id, "created", {"state": state})
+    return case_id
+
+
+def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: str) -> int:
+    row = vault.conn.execute(
+        "UPDATE cases SET record = ?, state = ?, revision = revision + 1, updated_at = ? "
+        "WHERE id = ? RETURNING revision",
+        (canonical_json(record).decode("utf-8"), state, utc_now(), case_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    record_event(vault, case_id, "edited", {"revision": int(row[0]), "state": state})
+    return int(row[0])
+
+
+def resolve_case_id(vault: Vault, ref: str) -> str:
+    """Accept a full id or a unique prefix of at least six characters."""
+    ref = ref.strip().lower()
+    if not ref.isalnum():
+        raise InvalidInput(f"not a case id: {ref!r}")
+    exact = vault.conn.execute("SELECT id FROM cases WHERE id = ?", (ref,)).fetchone()
+    if exact is not None:
+        return str(exact[0])
+    if len(ref) >= MIN_PREFIX:
+        rows = vault.conn.execute(
+            "SELECT id FROM cases WHERE substr(id, 1, ?) = ?", (len(ref), ref)
+        ).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if len(rows) > 1:
+            raise InvalidInput(f"case id prefix {ref} is ambiguous", hint="give more characters")
+    raise NotFound(f"no case {ref}", hint="'reprisal-report case list' shows the case ids")
+
+
+def get_case(vault: Vault, ref: str) -> CaseRow:
+    case_id = resolve_case_id(vault, ref)
+    row = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM cases WHERE id = ?",  # noqa: S608
+        (case_id,),
+    ).fetchone()
+    return _row(row)
+
+
+def list_cases(vault: Vault) -> list[CaseRow]:
+    rows = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM cases ORDER BY created_at, id"  # noqa: S608
+    ).fetchall()
+    return [_row(r) for r in rows]

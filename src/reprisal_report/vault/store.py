@@ -1,0 +1,126 @@
+"""The SQLCipher connection and schema migrations.
+
+Storage code takes an open ``Vault`` (a keyed connection), so tests can build a vault
+anywhere. Settings that matter for "nothing in plaintext at rest":
+
+- the raw 256-bit key is given as ``x'…'`` so SQLCipher's own PBKDF2 is skipped;
+- ``temp_store = MEMORY`` keeps sort and temp tables out of the temp directory;
+- the rollback journal (DELETE mode) holds encrypted pages only;
+- ``secure_delete`` zeroes freed pages inside the (encrypted) file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from reprisal_report.errors import CorruptVault
+from reprisal_report.vault.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Vault:
+    """An open, keyed vault connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @classmethod
+    def open(cls, db_path: Path, master_key: bytes) -> Vault:
+        if len(master_key) != 32:
+            raise ValueError("master key must be 32 bytes")
+        conn = sqlcipher3.connect(str(db_path), isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA key = \"x'{master_key.hex()}'\"")
+            conn.execute("PRAGMA cipher_memory_security = ON")
+            # The first read proves the key matches the database.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlcipher3.DatabaseError as exc:
+            conn.close()
+            raise CorruptVault(
+                "vault database does not match its keyfile or is damaged",
+                hint="restore vault.db and keyfile.json together from the same backup",
+            ) from exc
+        vault = cls(conn)
+        vault.migrate()
+        return vault
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One atomic unit of work; rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        row = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if row is None:
+            return 0
+        value = self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        return int(value or 0)
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise CorruptVault(
+                f"vault schema version {current} is newer than this program understands",
+                hint="upgrade reprisal-report",
+            )
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction() as conn:
+                for statement in script:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version(version, applied_at) "
+                    "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                    (version,),
+                )
+
+    # --- small typed key/value stores -------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def get_secret(self, name: str) -> bytes | None:
+        row = self.conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO secrets(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )

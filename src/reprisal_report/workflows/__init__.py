@@ -1,0 +1,1 @@
+"""Use cases per role; the only layer the CLI calls."""

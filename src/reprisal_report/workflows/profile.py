@@ -1,0 +1,109 @@
+"""Use cases common to every role: create, unlock, re-key and destroy a profile."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprisal_report.errors import InvalidInput, ProfileExists, WrongRole
+from reprisal_report.identity.keys import create_profile_keys, public_identity
+from reprisal_report.vault import profile as vault_profile
+from reprisal_report.vault.cases import record_event, utc_now
+from reprisal_report.vault.keyfile import KdfParams
+from reprisal_report.vault.profile import PanicReport, ProfilePaths
+from reprisal_report.vault.store import Vault
+
+ROLES = ("reporter", "coordinator", "auditor")
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    home: Path
+    role: str
+    label: str
+    created_at: str
+    kdf: KdfParams
+    key_id: str
+    fingerprint: str
+
+
+def init_profile(home: Path, passphrase: str, role: str, label: str | None) -> ProfileInfo:
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}", hint="use one of: " + ", ".join(ROLES))
+    paths = ProfilePaths(home)
+    vault = vault_profile.create_profile(paths, passphrase)
+    try:
+        created = utc_now()
+        with vault.transaction():
+            vault.set_meta("role", role)
+            vault.set_meta("label", label or role)
+            vault.set_meta("created_at", created)
+            create_profile_keys(vault, role)
+            record_event(vault, None, "profile-created", {"role": role})
+        return describe(vault, home)
+    finally:
+        vault.close()
+
+
+def refuse_existing(home: Path) -> None:
+    """Fail before asking for a passphrase when ``init`` would overwrite a profile."""
+    if ProfilePaths(home).exists():
+        raise ProfileExists(
+            f"a profile already exists in {home}",
+            hint="choose another --home; 'panic' destroys a profile you no longer need",
+        )
+
+
+@contextlib.contextmanager
+def open_profile(home: Path, passphrase: str, *roles: str) -> Iterator[Vault]:
+    """Unlock the profile; if ``roles`` are given, refuse any other role."""
+    vault = vault_profile.unlock_profile(ProfilePaths(home), passphrase)
+    try:
+        if roles:
+            require_role(vault, *roles)
+        yield vault
+    finally:
+        vault.close()
+
+
+def require_role(vault: Vault, *roles: str) -> str:
+    role = vault.get_meta("role") or ""
+    if role not in roles:
+        raise WrongRole(
+            f"this is a {role} profile; the command needs a {' or '.join(roles)} profile",
+            hint="select the right profile with --home",
+        )
+    return role
+
+
+def describe(vault: Vault, home: Path) -> ProfileInfo:
+    ident = public_identity(vault)
+    return ProfileInfo(
+        home,
+        ident.role,
+        ident.label,
+        vault.get_meta("created_at") or "",
+        read_kdf_params(home),
+        ident.key_id,
+        ident.fingerprint,
+    )
+
+
+def read_kdf_params(home: Path) -> KdfParams:
+    from reprisal_report.vault.keyfile import read_params
+
+    return read_params(ProfilePaths(home).keyfile.read_bytes())
+
+
+def change_passphrase(home: Path, old: str, new: str) -> KdfParams:
+    return vault_profile.change_passphrase(ProfilePaths(home), old, new)
+
+
+def needs_profile(home: Path) -> None:
+    ProfilePaths(home).require()
+
+
+def panic(home: Path) -> PanicReport:
+    return vault_profile.panic(ProfilePaths(home))

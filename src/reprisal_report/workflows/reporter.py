@@ -1,0 +1,148 @@
+"""Reporter use cases: write, list, show, edit cases and attach files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.model.case import parse_case_bytes, validate_case
+from reprisal_report.sanitize import prepare_attachment
+from reprisal_report.vault import cases as case_store
+from reprisal_report.vault.attachments import AttachmentRow, list_attachments, store_attachment
+from reprisal_report.vault.cases import CaseRow
+from reprisal_report.vault.store import Vault
+
+MAX_CASE_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CaseView:
+    row: CaseRow
+    attachments: list[AttachmentRow]
+
+
+def read_case_file(path: Path) -> dict[str, Any]:
+    """Parse and validate a YAML or JSON case file (nothing is stored)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CASE_FILE_BYTES:
+            raise InvalidInput(f"case file {path.name} is larger than 1 MiB")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory, not a case file") from None
+    return parse_case_bytes(data, source_name=path.name)
+
+
+def joined_org_ids(vault: Vault) -> list[str]:
+    rows = vault.conn.execute("SELECT org_id FROM orgs ORDER BY pinned_at").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def choose_org(vault: Vault, requested: str | None) -> str | None:
+    """The org a new case is addressed to: the one named, or the only one joined.
+
+    A reporter may write cases before joining any org; they are addressed at sealing.
+    """
+    joined = joined_org_ids(vault)
+    if requested is not None:
+        if requested not in joined:
+            raise NotFound(
+                f"this profile has not joined org {requested}",
+                hint="'reprisal-report org show' lists the joined orgs",
+            )
+        return requested
+    if len(joined) > 1:
+        raise InvalidInput(
+            "this profile has joined several orgs; choose one with --org",
+            hint="'reprisal-report org show' lists them",
+        )
+    return joined[0] if joined else None
+
+
+def new_case(vault: Vault, record: dict[str, Any], org_id: str | None) -> str:
+    valid = validate_case(record)
+    with vault.transaction():
+        return case_store.insert_case(vault, valid, state="ready", org_id=org_id)
+
+
+def save_draft(
+    vault: Vault, case_id: str | None, partial: dict[str, Any], org_id: str | None
+) -> str:
+    """Store an incomplete record so an interrupted interactive session loses nothing."""
+    valid = validate_case(partial, partial=True)
+    with vault.transaction():
+        if case_id is None:
+            return case_store.insert_case(vault, valid, state="draft", org_id=org_id)
+        case_store.update_case(vault, case_id, valid, state="draft")
+        return case_id
+
+
+def complete_case(vault: Vault, case_id: str, record: dict[str, Any]) -> None:
+    valid = validate_case(record)
+    with vault.transaction():
+        case_store.update_case(vault, case_id, valid, state="ready")
+
+
+def list_cases(vault: Vault) -> list[CaseRow]:
+    return case_store.list_cases(vault)
+
+
+def show_case(vault: Vault, ref: str) -> CaseView:
+    row = case_store.get_case(vault, ref)
+    return CaseView(row, list_attachments(vault, row.id))
+
+
+def edit_case(vault: Vault, ref: str, record: dict[str, Any]) -> CaseRow:
+    row = case_store.get_case(vault, ref)
+    valid = validate_case(record)
+    with vault.transaction():
+        case_store.update_case(vault, row.id, valid, state="ready")
+    return case_store.get_case(vault, row.id)
+
+
+def attach_files(
+    vault: Vault,
+    ref: str,
+    files: list[Path],
+    *,
+    keep_metadata: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
+) -> list[AttachmentRow]:
+    """Stream every file into the vault in one transaction: all of them or none."""
+    row = case_store.get_case(vault, ref)
+    for path in files:
+        if not path.is_file():
+            raise NotFound(f"no such file: {path}")
+    stored: list[AttachmentRow] = []
+    with vault.transaction():
+        for path in files:
+            with prepare_attachment(path, keep_metadata=keep_metadata) as prepared:
+                stored.append(
+                    store_attachment(
+                        vault,
+                        row.id,
+                        path.name,
+                        prepared.stream,
+                        original_sha256=prepared.original_sha256,
+                        metadata=prepared.metadata,
+                        on_chunk=on_chunk,
+                    )
+                )
+    return stored
+
+
+def attach_files_from_streams(
+    vault: Vault, ref: str, streams: list[tuple[str, BinaryIO]]
+) -> list[AttachmentRow]:
+    """Attach in-memory or already-open streams (used by the demo and tests)."""
+    row = case_store.get_case(vault, ref)
+    with vault.transaction():
+        return [
+            store_attachment(vault, row.id, name, stream, original_sha256=None, metadata="unchanged")
+            for name, stream in streams
+        ]
