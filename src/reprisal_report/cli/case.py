@@ -23,18 +23,11 @@ FromOpt = Annotated[
 
 
 def _open(ctx: typer.Context, home: Path | None, passphrase_file: Path | None) -> Vault:
-    from reprisal_report.vault.profile import ProfilePaths, unlock_profile
-    from reprisal_report.workflows.profile import require_role
+    from reprisal_report.workflows import profile as wf
 
     where = resolve_home(ctx, home)
-    ProfilePaths(where).require()
-    vault = unlock_profile(ProfilePaths(where), passphrase(ctx, passphrase_file))
-    try:
-        require_role(vault, "reporter")
-    except BaseException:
-        vault.close()
-        raise
-    return vault
+    wf.needs_profile(where)
+    return wf.unlock(where, passphrase(ctx, passphrase_file), "reporter")
 
 
 def case_json(view: CaseView) -> dict[str, Any]:
@@ -213,9 +206,10 @@ def attach(
     from reprisal_report.workflows import reporter
 
     total = sum(p.stat().st_size for p in files if p.is_file())
-    with _open(ctx, home, passphrase_file) as vault, byte_progress(
-        "attaching", total, enabled=not json_out
-    ) as advance:
+    with (
+        _open(ctx, home, passphrase_file) as vault,
+        byte_progress("attaching", total, enabled=not json_out) as advance,
+    ):
         stored = reporter.attach_files(
             vault, case_id, files, keep_metadata=keep_metadata, on_chunk=advance
         )

@@ -73,12 +73,17 @@ class _Session:
         ).strip()
 
     def choice(self, label: str, choices: tuple[str, ...], default: Any = None) -> str:
+        question = f"{label} ({', '.join(choices)})"
+        if default is None:
+            return Prompt.ask(
+                question, console=self.term, choices=list(choices), show_choices=False
+            )
         return Prompt.ask(
-            f"{label} ({', '.join(choices)})",
+            question,
             console=self.term,
             choices=list(choices),
             show_choices=False,
-            default=str(default) if default is not None else None,
+            default=str(default),
         )
 
     def long_text(self, label: str, default: Any = None) -> str:
@@ -96,8 +101,12 @@ class _Session:
         return "\n".join(lines).strip("\n")
 
     def items(
-        self, key: str, label: str, ask_one: Callable[[dict[str, Any]], dict[str, Any]],
-        *, at_least_one: bool,
+        self,
+        key: str,
+        label: str,
+        ask_one: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        at_least_one: bool,
     ) -> None:
         current = self.defaults.get(key) or []
         if current and Confirm.ask(
@@ -111,8 +120,11 @@ class _Session:
         collected: list[dict[str, Any]] = []
         while True:
             if collected or not at_least_one:
-                more = Confirm.ask(f"add {'another' if collected else 'a'} {label}?",
-                                   console=self.term, default=not collected and at_least_one)
+                more = Confirm.ask(
+                    f"add {'another' if collected else 'a'} {label}?",
+                    console=self.term,
+                    default=not collected and at_least_one,
+                )
                 if not more:
                     break
             entry = ask_one({})
@@ -135,10 +147,13 @@ def prompt_case(vault: Vault, org_id: str | None, existing: CaseRow | None) -> s
     s = _Session(vault, org_id, existing)
     try:
         s.ask_field("title", lambda d: s.text("title", d))
-        s.ask_field("incident_date", lambda d: s.text("incident date (YYYY, YYYY-MM or YYYY-MM-DD)", d))
+        s.ask_field(
+            "incident_date", lambda d: s.text("incident date (YYYY, YYYY-MM or YYYY-MM-DD)", d)
+        )
         s.ask_field("country", lambda d: s.text("country (ISO 3166 code, e.g. BI)", d).upper())
-        s.ask_field("location", lambda d: s.text("location (sensitive; empty to skip)", d),
-                    optional=True)
+        s.ask_field(
+            "location", lambda d: s.text("location (sensitive; empty to skip)", d), optional=True
+        )
 
         def cooperation(_: dict[str, Any]) -> dict[str, Any]:
             entry = {
@@ -168,9 +183,10 @@ def prompt_case(vault: Vault, org_id: str | None, existing: CaseRow | None) -> s
         s.items("perpetrators", "perpetrator", perpetrator, at_least_one=False)
 
         def victim(_: dict[str, Any]) -> dict[str, Any]:
+            name = s.text("victim name (sensitive; empty to skip)")
             aliases = s.text("aliases (sensitive; comma-separated, empty to skip)")
             entry: dict[str, Any] = {
-                "name": s.text("victim name (sensitive; empty to skip)"),
+                "name": name,
                 "aliases": [a.strip() for a in aliases.split(",") if a.strip()],
                 "kind": s.choice("kind", vocab.victim_kinds),
                 "contact": s.text("contact (sensitive; empty to skip)"),
@@ -184,6 +200,7 @@ def prompt_case(vault: Vault, org_id: str | None, existing: CaseRow | None) -> s
         s.ask_field("consent", lambda d: s.choice("consent", vocab.consent, d))
         s.ask_field("risk", lambda d: s.choice("risk", vocab.risk, d))
     except (EOFError, KeyboardInterrupt):
+        s.term.print()  # end the unanswered prompt's line
         if s.case_id is None:
             raise Aborted("interrupted before the first answer; nothing was stored") from None
         raise Aborted(

@@ -15,7 +15,12 @@ DirOpt = Annotated[
 ]
 
 
-def demo(dir: DirOpt = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def demo(
+    dir: DirOpt = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the steps as one JSON document.")
+    ] = False,
+) -> None:
     """Run the whole workflow on a built-in example organisation."""
     from reprisal_report.workflows.demo import run_demo
 

@@ -17,8 +17,9 @@ import typer
 from reprisal_report.errors import InvalidInput, NotFound
 
 HOME_ENV = "REPRISAL_REPORT_HOME"
-PASSPHRASE_ENV = "REPRISAL_REPORT_PASSPHRASE"
-NEW_PASSPHRASE_ENV = "REPRISAL_REPORT_NEW_PASSPHRASE"
+# Names of environment variables, not secrets.
+PASSPHRASE_ENV = "REPRISAL_REPORT_PASSPHRASE"  # noqa: S105
+NEW_PASSPHRASE_ENV = "REPRISAL_REPORT_NEW_PASSPHRASE"  # noqa: S105
 MAX_PASSPHRASE_FILE = 4096
 
 HomeOpt = Annotated[

@@ -80,7 +80,9 @@ def change(
     wf.needs_profile(where)
     old = passphrase(ctx, passphrase_file)
     new = new_passphrase(new_passphrase_file)
-    wf.change_passphrase(where, old, new)
+    params = wf.change_passphrase(where, old, new)
+    if params.insecure:
+        warn("insecure test KDF parameters in use; never use this profile for real cases")
     info("passphrase changed; the old passphrase no longer opens this vault")
 
 

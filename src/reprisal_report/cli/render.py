@@ -23,7 +23,7 @@ def _lines(value: Any, indent: int) -> list[tuple[int, str]]:
             if isinstance(item, dict | list):
                 sub = _lines(item, indent + 2)
                 if sub:
-                    first_indent, first = sub[0]
+                    _, first = sub[0]
                     out.append((indent, f"- {first}"))
                     out.extend(sub[1:])
             else:

@@ -100,6 +100,10 @@ def panic(paths: ProfilePaths) -> PanicReport:
     if paths.keyfile.exists():
         shred_file(paths.keyfile)
         removed.append(KEYFILE_NAME)
+    # A crash during a keyfile write can leave a temp copy holding a wrapped key.
+    for leftover in sorted(paths.home.glob(f".{KEYFILE_NAME}.tmp-*")):
+        shred_file(leftover)
+        removed.append(leftover.name)
     for path in [paths.database, *(Path(f"{paths.database}{s}") for s in SIDE_SUFFIXES)]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

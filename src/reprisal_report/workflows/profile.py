@@ -56,6 +56,18 @@ def refuse_existing(home: Path) -> None:
         )
 
 
+def unlock(home: Path, passphrase: str, *roles: str) -> Vault:
+    """Open the vault (the caller closes it); refuse a profile of another role."""
+    vault = vault_profile.unlock_profile(ProfilePaths(home), passphrase)
+    try:
+        if roles:
+            require_role(vault, *roles)
+    except BaseException:
+        vault.close()
+        raise
+    return vault
+
+
 @contextlib.contextmanager
 def open_profile(home: Path, passphrase: str, *roles: str) -> Iterator[Vault]:
     """Unlock the profile; if ``roles`` are given, refuse any other role."""

@@ -143,6 +143,8 @@ def attach_files_from_streams(
     row = case_store.get_case(vault, ref)
     with vault.transaction():
         return [
-            store_attachment(vault, row.id, name, stream, original_sha256=None, metadata="unchanged")
+            store_attachment(
+                vault, row.id, name, stream, original_sha256=None, metadata="unchanged"
+            )
             for name, stream in streams
         ]
