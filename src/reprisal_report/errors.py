@@ -93,3 +93,64 @@ class CorruptVault(VerificationError):
 
 class PolicyRefusal(ReportError):
     exit_code = ExitCode.REFUSED
+
+
+# --- trust: identity and org cards ------------------------------------------------------
+
+
+class CardInvalid(VerificationError):
+    """An identity or org card is malformed, non-canonical or badly signed."""
+
+
+class FingerprintMismatch(VerificationError):
+    """``org join`` was given a fingerprint that is not the card's root key."""
+
+
+class RollbackRejected(VerificationError):
+    """An org card is not newer than the one already pinned."""
+
+
+class CardExpired(VerificationError):
+    """An org card is past its expiry (a freeze attack, or a coordinator who forgot)."""
+
+
+class UnknownOrg(OperationalError):
+    """The profile has not joined or created the org named."""
+
+
+# --- bundles --------------------------------------------------------------------------
+# Raised by ``bundle/``. Whoever opens a bundle must discard everything it produced
+# (record, attachments, staging rows) when any of these is raised: nothing from a
+# bundle is stored unless the whole of it verified.
+
+
+class BundleError(VerificationError):
+    """A sealed bundle could not be opened, parsed or verified."""
+
+
+class BundleMalformed(BundleError):
+    """Not a well-formed bundle: age header, container grammar, manifest or record."""
+
+
+class BundleTampered(BundleError):
+    """An authenticity check failed: age MAC or STREAM tag, signature, commitment, hash."""
+
+
+class BundleTruncated(BundleTampered):
+    """The age payload ended early: an interrupted copy, or a deliberate cut."""
+
+
+class BundleNotForUs(BundleError):
+    """No identity of ours opens it, or its signed manifest names another org or keys."""
+
+
+class BundleKeyInvalid(BundleError):
+    """An age recipient or identity handed to the bundle layer does not parse."""
+
+
+class AttachmentChanged(BundleError):
+    """While sealing, an attachment's bytes differed from its recorded size or hash."""
+
+
+class SealInputInvalid(InvalidInput):
+    """The parts handed to ``seal_to`` cannot go into a bundle (for example a bad name)."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, passphrase, resolve_home
+from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 
 if TYPE_CHECKING:
@@ -23,11 +23,9 @@ FromOpt = Annotated[
 
 
 def _open(ctx: typer.Context, home: Path | None, passphrase_file: Path | None) -> Vault:
-    from reprisal_report.workflows import profile as wf
+    from reprisal_report.cli.session import open_vault
 
-    where = resolve_home(ctx, home)
-    wf.needs_profile(where)
-    return wf.unlock(where, passphrase(ctx, passphrase_file), "reporter")
+    return open_vault(ctx, home, passphrase_file, "reporter")
 
 
 def case_json(view: CaseView) -> dict[str, Any]:

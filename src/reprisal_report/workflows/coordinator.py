@@ -1,0 +1,166 @@
+"""Coordinator use cases: create the org, enrol and revoke keys, issue cards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import nacl.signing
+
+from reprisal_report.errors import InvalidInput, OperationalError
+from reprisal_report.identity import encoding as enc
+from reprisal_report.identity import idcard, pinning
+from reprisal_report.identity.fingerprint import key_id
+from reprisal_report.identity.keys import age_identity_text, public_identity
+from reprisal_report.identity.orgcard import Member, OrgCard, Revoked, sign_card, verify_card
+from reprisal_report.vault.cases import record_event
+from reprisal_report.vault.store import Vault
+from reprisal_report.workflows.membership import now_utc
+
+DEFAULT_VALID_DAYS = 90
+MAX_VALID_DAYS = 366
+
+
+def _valid_days(days: int) -> timedelta:
+    if not 1 <= days <= MAX_VALID_DAYS:
+        raise InvalidInput(f"--valid-days must be between 1 and {MAX_VALID_DAYS}")
+    return timedelta(days=days)
+
+
+def own_org(vault: Vault) -> pinning.PinnedOrg:
+    for org in pinning.all_orgs(vault):
+        if org.own:
+            return org
+    raise OperationalError(
+        "this coordinator profile has not created an org", hint="run 'reprisal-report org create'"
+    )
+
+
+def _issue(
+    vault: Vault,
+    card: OrgCard,
+    keys: list[nacl.signing.SigningKey],
+    event: str,
+    new_root: nacl.signing.SigningKey | None = None,
+) -> OrgCard:
+    """Sign, re-verify with the reader's rules, store; never store what a reader rejects."""
+    data = sign_card(card, keys)
+    pins = tuple(bytes(k.verify_key) for k in keys)
+    checked = verify_card(data, now=now_utc(), pinned_roots=pins)
+    with vault.transaction():
+        if new_root is not None:
+            vault.put_secret(pinning.root_secret_name(card.org_id), bytes(new_root))
+        pinning.store(vault, checked, own=True)
+        record_event(vault, None, event, {"org_id": card.org_id, "version": card.version})
+    return checked.card
+
+
+def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> OrgCard:
+    if any(o.own for o in pinning.all_orgs(vault)):
+        raise OperationalError("this coordinator profile already created an org")
+    if not name.strip() or len(name) > 200:
+        raise InvalidInput("--name must be 1 to 200 characters")
+    for url in relays:
+        if not url.startswith(("https://", "http://")):
+            raise InvalidInput(f"relay URL must start with https:// or http://: {url}")
+    root = nacl.signing.SigningKey.generate()
+    org_id = key_id(bytes(root.verify_key))
+    me = public_identity(vault)
+    now = now_utc()
+    card = OrgCard(
+        org_id=org_id,
+        name=name,
+        version=1,
+        issued=enc.format_time(now),
+        expires=enc.format_time(now + _valid_days(valid_days)),
+        root_keys=(bytes(root.verify_key),),
+        members=(
+            Member(
+                me.key_id,
+                "coordinator",
+                me.label,
+                me.signing_public,
+                me.age_recipient,
+                enc.format_time(now),
+            ),
+        ),
+        relays=tuple(relays),
+    )
+    return _issue(vault, card, [root], "org-created", new_root=root)
+
+
+def current_card(vault: Vault) -> bytes:
+    return own_org(vault).signed.raw
+
+
+def enroll(vault: Vault, data: bytes, valid_days: int) -> tuple[OrgCard, Member]:
+    org = own_org(vault)
+    ident = idcard.parse_card(data)
+    card = org.signed.card
+    if card.member(ident.key_id) is not None:
+        raise InvalidInput(f"key {ident.key_id} is already enrolled")
+    if card.revocation(ident.key_id) is not None:
+        raise InvalidInput(f"key {ident.key_id} was revoked; a revoked key is never re-enrolled")
+    now = now_utc()
+    member = Member(
+        ident.key_id,
+        ident.role,
+        ident.label,
+        ident.signing_key,
+        ident.age_recipient if ident.role == "coordinator" else None,
+        enc.format_time(now),
+    )
+    new = card.next_version(now, now + _valid_days(valid_days), members=(*card.members, member))
+    root = pinning.root_signing_key(vault, org.org_id)
+    return _issue(vault, new, [root], "org-enrolled"), member
+
+
+def revoke(vault: Vault, kid: str, valid_days: int) -> tuple[OrgCard, Revoked]:
+    org = own_org(vault)
+    card = org.signed.card
+    member = card.member(kid.strip().lower())
+    if member is None:
+        raise InvalidInput(f"no enrolled key {kid}", hint="'reprisal-report org show' lists keys")
+    if member.key_id == public_identity(vault).key_id:
+        raise InvalidInput("a coordinator cannot revoke its own key")
+    now = now_utc()
+    gone = Revoked(
+        member.key_id, member.role, member.label, member.signing_key, enc.format_time(now)
+    )
+    new = card.next_version(
+        now,
+        now + _valid_days(valid_days),
+        members=tuple(m for m in card.members if m.key_id != member.key_id),
+        revoked=(*card.revoked, gone),
+    )
+    root = pinning.root_signing_key(vault, org.org_id)
+    return _issue(vault, new, [root], "org-revoked"), gone
+
+
+def renew(vault: Vault, valid_days: int) -> OrgCard:
+    """Issue the same membership as a new version with a fresh expiry."""
+    org = own_org(vault)
+    now = now_utc()
+    new = org.signed.card.next_version(now, now + _valid_days(valid_days))
+    return _issue(vault, new, [pinning.root_signing_key(vault, org.org_id)], "org-renewed")
+
+
+def rotate_root(vault: Vault, valid_days: int) -> OrgCard:
+    """Replace the root key; the transition card is signed by the old and new roots."""
+    org = own_org(vault)
+    old = pinning.root_signing_key(vault, org.org_id)
+    new_root = nacl.signing.SigningKey.generate()
+    now = now_utc()
+    card = replace(
+        org.signed.card.next_version(now, now + _valid_days(valid_days)),
+        root_keys=(bytes(new_root.verify_key),),
+    )
+    # The new root's secret and the card it signs are stored in one transaction.
+    return _issue(vault, card, [old, new_root], "org-root-rotated", new_root=new_root)
+
+
+def export_age_identity(vault: Vault) -> str:
+    secret = age_identity_text(vault)
+    if secret is None:
+        raise InvalidInput("this profile has no age identity (only coordinators have one)")
+    return secret
