@@ -110,9 +110,18 @@ def panic(
             raise Aborted("panic cancelled; nothing was changed")
     report = wf.panic(where)
     if json_out:
-        emit_json({"removed": report.removed, "seconds": round(report.seconds, 3)})
+        emit_json(
+            {
+                "removed": report.removed,
+                "key_destroyed_seconds": round(report.key_destroyed_seconds, 3),
+                "seconds": round(report.seconds, 3),
+            }
+        )
         return
-    info(f"vault destroyed in {report.seconds:.3f} s; no passphrase opens it any more")
+    info(
+        f"vault key destroyed in {report.key_destroyed_seconds:.3f} s, database removed in "
+        f"{report.seconds:.3f} s; no passphrase opens it any more"
+    )
 
 
 def register(app: typer.Typer) -> None:

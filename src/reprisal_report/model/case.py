@@ -217,11 +217,12 @@ def _validate_value(spec: FieldSpec, value: object, path: str, partial: bool) ->
 _LIST_HINT: Final = "write a list, for example [a, b] or one '- item' per line"
 _QUOTE_HINT: Final = "put the value in quotes"
 _DATE_HINT: Final = "use YYYY, YYYY-MM or YYYY-MM-DD"
+_COUNTRY_HINT: Final = "two letters, for example BI or CO"
 # What a scalar field wants, in words, and a hint for when it got something else.
 _EXPECTED: Final[dict[str, tuple[str, str | None]]] = {
     "text": ("text", _QUOTE_HINT),
     "date": ("a date", _DATE_HINT),
-    "country": ("a country code", "two letters, for example BI or CO"),
+    "country": ("a country code", _COUNTRY_HINT),
     "term": ("a term", None),
 }
 
@@ -290,7 +291,7 @@ def _check_country(value: str, path: str) -> str:
     import pycountry  # slow to import; only case validation needs it
 
     if _ALPHA2.fullmatch(value) is None:
-        hint = "two letters, for example BI or CO"
+        hint = _COUNTRY_HINT
         try:
             found = pycountry.countries.lookup(value)
         except LookupError:

@@ -83,7 +83,7 @@ class Vocabulary:
 @cache
 def load_vocabulary(version: int = CURRENT_VERSION) -> Vocabulary:
     """Load (once) the vocabulary file shipped in the package."""
-    resource = files("reprisal_report.model").joinpath("vocab", f"v{version}.json")
+    resource = files("reprisal_report.model") / "vocab" / f"v{version}.json"
     data = json.loads(resource.read_text(encoding="utf-8"))
     return _build(data, version)
 

@@ -85,6 +85,8 @@ def change_passphrase(paths: ProfilePaths, old: str, new: str) -> keyfile.KdfPar
 @dataclass(frozen=True)
 class PanicReport:
     removed: list[str]
+    # When the last wrapped copy of the key was gone: from here on nothing opens.
+    key_destroyed_seconds: float
     seconds: float
 
 
@@ -104,6 +106,8 @@ def panic(paths: ProfilePaths) -> PanicReport:
     for leftover in sorted(paths.home.glob(f".{KEYFILE_NAME}.tmp-*")):
         shred_file(leftover)
         removed.append(leftover.name)
+    fsync_dir(paths.home)
+    key_gone = time.monotonic() - start
     for path in [paths.database, *(Path(f"{paths.database}{s}") for s in SIDE_SUFFIXES)]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -111,4 +115,4 @@ def panic(paths: ProfilePaths) -> PanicReport:
     fsync_dir(paths.home)
     with contextlib.suppress(OSError):
         paths.home.rmdir()
-    return PanicReport(removed, time.monotonic() - start)
+    return PanicReport(removed, key_gone, time.monotonic() - start)
