@@ -17,10 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("REPRISAL_REPORT_INSECURE_TEST_KDF", "1")  # setup speed only
 
-from reprisal_report.model.case import parse_case_bytes  # noqa: E402
-from reprisal_report.workflows import demo, profile, reporter  # noqa: E402
+from reprisal_report.model.case import parse_case_bytes
+from reprisal_report.workflows import demo, profile, reporter
 
-PASS = "benchmark passphrase"
+PASS = "benchmark passphrase"  # noqa: S105 - throw-away benchmark vaults
 
 
 def build(home: Path, mib: int) -> None:

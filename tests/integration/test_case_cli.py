@@ -117,7 +117,7 @@ def test_attach_streams_files_and_records_hashes(reporter: Cli, tmp_path: Path) 
     small.write_bytes(b"statement\n")
     big = tmp_path / "recording.bin"
     big.write_bytes(bytes(range(256)) * (3 * 4096 + 7))  # about 3 MiB, not chunk-aligned
-    result = reporter("case", "attach", case_id, str(small), str(big), "--json")
+    result = reporter("case", "attach", case_id, str(small), str(big), "--keep-metadata", "--json")
     assert result.exit_code == 0, result.stderr
     shown = json.loads(reporter.ok("case", "show", case_id, "--json").stdout)
     got = {(a["name"], a["size"], a["sha256"]) for a in shown["attachments"]}
@@ -130,7 +130,9 @@ def test_attach_missing_file_stores_nothing(reporter: Cli, tmp_path: Path) -> No
     case_id = reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
     real = tmp_path / "real.txt"
     real.write_text("x")
-    result = reporter("case", "attach", case_id, str(real), str(tmp_path / "gone.txt"))
+    result = reporter(
+        "case", "attach", case_id, str(real), str(tmp_path / "gone.txt"), "--keep-metadata"
+    )
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == f"{ERR}no such file: {tmp_path / 'gone.txt'}"
     shown = json.loads(reporter.ok("case", "show", case_id, "--json").stdout)

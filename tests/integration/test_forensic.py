@@ -68,7 +68,7 @@ def test_no_canary_on_disk_after_every_reporter_command(
 
     run("init", "--role", "reporter")
     case_id = json.loads(run("case", "new", "--from", str(case_file), "--json"))["id"]
-    run("case", "attach", case_id, str(attachment))
+    run("case", "attach", case_id, str(attachment), "--keep-metadata")
     run("case", "list")
     shown = run("case", "show", case_id, "--json")
     assert all(c in shown for c in CANARIES)  # the canaries really are in the vault

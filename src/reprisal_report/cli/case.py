@@ -212,8 +212,8 @@ def attach(
             vault, case_id, files, keep_metadata=keep_metadata, on_chunk=advance
         )
     for item in stored:
-        if item.metadata == "unchanged":
-            warn(f"{item.name}: stored as given; its metadata was not stripped")
+        if not item.metadata.startswith("stripped"):
+            warn(f"{item.name}: stored as given; any metadata it carries was kept")
     if json_out:
         emit_json(
             {

@@ -59,4 +59,58 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL
         )""",
     ],
+    # 3: sealed bundles (reporter outbox) and received bundles (coordinator inbox).
+    [
+        "ALTER TABLE cases ADD COLUMN sealed_revision INTEGER",
+        "ALTER TABLE cases ADD COLUMN last_bundle_id TEXT",
+        """CREATE TABLE outbox (
+            bundle_id TEXT PRIMARY KEY,
+            case_id TEXT NOT NULL,
+            org_id TEXT NOT NULL,
+            case_revision INTEGER NOT NULL,
+            previous_bundle_id TEXT,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'acknowledged')),
+            receipt TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT
+        )""",
+        """CREATE TABLE inbox_bundles (
+            bundle_id TEXT PRIMARY KEY,
+            bundle_sha256 TEXT NOT NULL UNIQUE,
+            case_id TEXT NOT NULL,
+            org_id TEXT NOT NULL,
+            author_key_id TEXT NOT NULL,
+            previous_bundle_id TEXT,
+            manifest BLOB NOT NULL,
+            signature BLOB NOT NULL,
+            record TEXT NOT NULL,
+            salts TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX inbox_case ON inbox_bundles(case_id)",
+        """CREATE TABLE inbox_attachments (
+            id TEXT PRIMARY KEY,
+            bundle_id TEXT NOT NULL REFERENCES inbox_bundles(bundle_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        )""",
+        """CREATE TABLE inbox_chunks (
+            attachment_id TEXT NOT NULL REFERENCES inbox_attachments(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (attachment_id, seq)
+        )""",
+        """CREATE TABLE triage (
+            case_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL DEFAULT 'new',
+            risk TEXT,
+            consent TEXT,
+            note TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+    ],
 ]

@@ -31,6 +31,11 @@ class ProfilePaths:
     def database(self) -> Path:
         return self.home / DATABASE_NAME
 
+    @property
+    def outbox(self) -> Path:
+        """Sealed bundles (age ciphertext this device cannot open either)."""
+        return self.home / "outbox"
+
     def exists(self) -> bool:
         return self.keyfile.exists() or self.database.exists()
 
@@ -112,6 +117,13 @@ def panic(paths: ProfilePaths) -> PanicReport:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
+    if paths.outbox.is_dir():
+        for bundle in sorted(paths.outbox.iterdir()):
+            with contextlib.suppress(OSError):
+                bundle.unlink()
+                removed.append(f"outbox/{bundle.name}")
+        with contextlib.suppress(OSError):
+            paths.outbox.rmdir()
     fsync_dir(paths.home)
     with contextlib.suppress(OSError):
         paths.home.rmdir()

@@ -1,0 +1,196 @@
+"""The coordinator's inbox: verified bundles, their cases and attachments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from reprisal_report.vault.cases import new_case_id, utc_now
+from reprisal_report.vault.store import Vault
+
+CHUNK_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InboxBundle:
+    bundle_id: str
+    bundle_sha256: str
+    case_id: str
+    org_id: str
+    author_key_id: str
+    previous_bundle_id: str | None
+    manifest: bytes
+    signature: bytes
+    record: dict[str, Any]
+    salts: dict[str, str]
+    received_at: str
+
+
+@dataclass(frozen=True)
+class InboxAttachment:
+    id: str
+    bundle_id: str
+    position: int
+    name: str
+    size: int
+    sha256: str
+
+
+_COLUMNS = (
+    "bundle_id, bundle_sha256, case_id, org_id, author_key_id, previous_bundle_id, manifest,"
+    " signature, record, salts, received_at"
+)
+
+
+def _bundle(row: tuple[Any, ...]) -> InboxBundle:
+    return InboxBundle(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        bytes(row[6]),
+        bytes(row[7]),
+        json.loads(row[8]),
+        json.loads(row[9]),
+        row[10],
+    )
+
+
+def find_bundle(vault: Vault, bundle_id: str) -> InboxBundle | None:
+    row = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM inbox_bundles WHERE bundle_id = ?",  # noqa: S608
+        (bundle_id,),
+    ).fetchone()
+    return None if row is None else _bundle(row)
+
+
+def find_by_sha256(vault: Vault, sha256: str) -> InboxBundle | None:
+    row = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM inbox_bundles WHERE bundle_sha256 = ?",  # noqa: S608
+        (sha256,),
+    ).fetchone()
+    return None if row is None else _bundle(row)
+
+
+def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
+    vault.conn.execute(
+        f"INSERT INTO inbox_bundles({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            bundle.bundle_id,
+            bundle.bundle_sha256,
+            bundle.case_id,
+            bundle.org_id,
+            bundle.author_key_id,
+            bundle.previous_bundle_id,
+            bundle.manifest,
+            bundle.signature,
+            json.dumps(bundle.record, ensure_ascii=False, sort_keys=True),
+            json.dumps(bundle.salts, sort_keys=True),
+            bundle.received_at,
+        ),
+    )
+    vault.conn.execute(
+        "INSERT INTO triage(case_id, status, updated_at) VALUES (?, 'new', ?) "
+        "ON CONFLICT(case_id) DO UPDATE SET status = 'updated', updated_at = excluded.updated_at",
+        (bundle.case_id, utc_now()),
+    )
+
+
+def bundles_for_case(vault: Vault, case_id: str) -> list[InboxBundle]:
+    rows = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM inbox_bundles WHERE case_id = ? ORDER BY received_at, rowid",  # noqa: S608
+        (case_id,),
+    ).fetchall()
+    return [_bundle(r) for r in rows]
+
+
+def latest_bundles(vault: Vault) -> list[InboxBundle]:
+    """The newest bundle of every case (follow-ups supersede earlier bundles)."""
+    rows = vault.conn.execute(
+        f"SELECT {_COLUMNS} FROM inbox_bundles b WHERE rowid = ("  # noqa: S608
+        "SELECT max(rowid) FROM inbox_bundles WHERE case_id = b.case_id) ORDER BY received_at"
+    ).fetchall()
+    return [_bundle(r) for r in rows]
+
+
+def triage_row(vault: Vault, case_id: str) -> dict[str, Any]:
+    row = vault.conn.execute(
+        "SELECT status, risk, consent, note, updated_at FROM triage WHERE case_id = ?",
+        (case_id,),
+    ).fetchone()
+    if row is None:
+        return {"status": "new", "risk": None, "consent": None, "note": None}
+    return {
+        "status": row[0],
+        "risk": row[1],
+        "consent": row[2],
+        "note": row[3],
+        "updated_at": row[4],
+    }
+
+
+class AttachmentWriter:
+    """Streams one bundle's attachments into the inbox tables (inside a transaction)."""
+
+    def __init__(self, vault: Vault, bundle_id: str) -> None:
+        self.vault = vault
+        self.bundle_id = bundle_id
+        self.position = 0
+        self.current: str | None = None
+        self.seq = 0
+        self.buffer = bytearray()
+
+    def start(self, name: str, size: int, sha256: str) -> None:
+        self.current = new_case_id()
+        self.seq = 0
+        self.vault.conn.execute(
+            "INSERT INTO inbox_attachments(id, bundle_id, position, name, size, sha256)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (self.current, self.bundle_id, self.position, name, size, sha256),
+        )
+        self.position += 1
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= CHUNK_SIZE:
+            self._flush(bytes(self.buffer[:CHUNK_SIZE]))
+            del self.buffer[:CHUNK_SIZE]
+
+    def end(self) -> None:
+        if self.buffer:
+            self._flush(bytes(self.buffer))
+            self.buffer.clear()
+        self.current = None
+
+    def _flush(self, chunk: bytes) -> None:
+        self.vault.conn.execute(
+            "INSERT INTO inbox_chunks(attachment_id, seq, data) VALUES (?, ?, ?)",
+            (self.current, self.seq, chunk),
+        )
+        self.seq += 1
+
+
+def attachments(vault: Vault, bundle_id: str) -> list[InboxAttachment]:
+    rows = vault.conn.execute(
+        "SELECT id, bundle_id, position, name, size, sha256 FROM inbox_attachments "
+        "WHERE bundle_id = ? ORDER BY position",
+        (bundle_id,),
+    ).fetchall()
+    return [InboxAttachment(*r) for r in rows]
+
+
+def iter_chunks(vault: Vault, attachment_id: str) -> Iterator[bytes]:
+    seq = 0
+    while True:
+        row = vault.conn.execute(
+            "SELECT data FROM inbox_chunks WHERE attachment_id = ? AND seq = ?",
+            (attachment_id, seq),
+        ).fetchone()
+        if row is None:
+            return
+        yield bytes(row[0])
+        seq += 1
