@@ -45,7 +45,10 @@ def load_canonical(data: bytes, what: str) -> dict[str, Any]:
     """Parse a document and insist that its bytes are the canonical encoding."""
     if len(data) > MAX_CARD_BYTES:
         raise CardInvalid(f"{what} is larger than 1 MiB")
-    body = data[:-1] if data.endswith(b"\n") else data
+    # Exactly one encoding is valid: canonical JSON and one final newline.
+    if not data.endswith(b"\n"):
+        raise CardInvalid(f"{what} is not canonically encoded", hint="do not edit card files")
+    body = data[:-1]
     try:
         doc = json.loads(body.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -64,9 +64,13 @@ def check_age_recipient(value: object, what: str) -> str:
     import pyrage
 
     try:
-        pyrage.x25519.Recipient.from_str(value)
+        parsed = str(pyrage.x25519.Recipient.from_str(value))
     except Exception:  # pyrage raises several types for a bad encoding
         raise CardInvalid(f"{what}: not an age X25519 recipient") from None
+    # pyrage tolerates non-zero Bech32 padding bits that the stock age tool rejects;
+    # only the one canonical spelling of a key is accepted.
+    if parsed != value:
+        raise CardInvalid(f"{what}: age recipient is not canonically encoded")
     return value
 
 

@@ -10,7 +10,7 @@ the old and the new root keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import nacl.signing
@@ -277,7 +277,7 @@ def verify_card(
             f"{WHAT} version {card.version} is not newer than the pinned version {pinned_version}",
             hint="an older or replayed card is never accepted",
         )
-    if datetime.strptime(card.expires, enc.TIME_FORMAT).replace(tzinfo=now.tzinfo) <= now:
+    if datetime.strptime(card.expires, enc.TIME_FORMAT).replace(tzinfo=UTC) <= now:
         raise CardExpired(
             f"{WHAT} version {card.version} expired at {card.expires}",
             hint="ask the coordinator for a fresh card ('org renew' then 'org card')",
