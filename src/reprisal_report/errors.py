@@ -154,3 +154,71 @@ class AttachmentChanged(BundleError):
 
 class SealInputInvalid(InvalidInput):
     """The parts handed to ``seal_to`` cannot go into a bundle (for example a bad name)."""
+
+
+# --- attachments ------------------------------------------------------------------------
+# Raised by ``sanitize/`` on ``case attach``. Messages name the file and the detected
+# kind only: never a byte of its content or of its metadata.
+
+
+class AttachmentRefused(PolicyRefusal):
+    """A file whose metadata this tool cannot strip, given without ``--keep-metadata``."""
+
+
+class AttachmentTooLarge(AttachmentRefused):
+    """A strippable file above the in-memory size cap, given without ``--keep-metadata``."""
+
+
+class AttachmentMalformed(InvalidInput):
+    """A file that claims a media type by its magic bytes but is broken or truncated."""
+
+
+# --- relay ----------------------------------------------------------------------------
+# Raised by ``relay/`` (the server) and ``transport/relay_client.py`` (its client).
+
+
+class RelayUnreachable(OperationalError):
+    """No answer from the relay: network, DNS, proxy, TLS or timeout."""
+
+
+class RelayFailed(OperationalError):
+    """The relay answered, but not with success: busy, too large, over quota, not found."""
+
+
+class RelayRefused(VerificationError):
+    """The relay refused the request's credentials (401/403); the message is the relay's."""
+
+
+class RelayAnswerInvalid(VerificationError):
+    """A relay answer does not verify: receipt signature, inclusion proof, bundle hash."""
+
+
+class LogInconsistent(VerificationError):
+    """The relay's Merkle log is not an append-only extension of a tree head seen before."""
+
+
+class RelaySetupError(OperationalError):
+    """The relay's data directory, key or org card cannot be created or used."""
+
+
+class RelayRequestRejected(ReportError):
+    """Inside the relay server: becomes an HTTP error response, never a terminal line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- inbox: who sent a bundle ---------------------------------------------------------------
+
+
+class UnknownDevice(BundleError):
+    """The bundle's author key is not in the org card."""
+
+
+class RevokedDevice(BundleError):
+    """The bundle's author key was revoked before the bundle claims to be sealed."""
+
+
+class ReplayedBundle(BundleError):
+    """A bundle id already imported arrives with other content, or a case changes hands."""

@@ -7,9 +7,10 @@ outside the encrypted database.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from reprisal_report.vault.cases import new_case_id, record_event, utc_now
 from reprisal_report.vault.store import Vault
@@ -92,3 +93,32 @@ def iter_attachment(vault: Vault, attachment_id: str) -> Iterator[bytes]:
             return
         yield bytes(row[0])
         seq += 1
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only binary stream over an iterator of chunks (one chunk in memory)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._current = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while self._offset >= len(self._current):
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return 0
+            self._current, self._offset = nxt, 0
+        n = min(len(view), len(self._current) - self._offset)
+        view[:n] = self._current[self._offset : self._offset + n]
+        self._offset += n
+        return n
+
+
+def open_attachment(vault: Vault, attachment_id: str) -> BinaryIO:
+    return io.BufferedReader(ChunkReader(iter_attachment(vault, attachment_id)), CHUNK_SIZE)

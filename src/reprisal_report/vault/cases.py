@@ -34,6 +34,8 @@ class CaseRow:
     revision: int
     created_at: str
     updated_at: str
+    sealed_revision: int | None = None
+    last_bundle_id: str | None = None
 
 
 def _row(row: tuple[Any, ...]) -> CaseRow:
@@ -45,10 +47,14 @@ def _row(row: tuple[Any, ...]) -> CaseRow:
         revision=int(row[4]),
         created_at=row[5],
         updated_at=row[6],
+        sealed_revision=row[7],
+        last_bundle_id=row[8],
     )
 
 
-_COLUMNS = "id, org_id, state, record, revision, created_at, updated_at"
+_COLUMNS = (
+    "id, org_id, state, record, revision, created_at, updated_at, sealed_revision, last_bundle_id"
+)
 
 
 def record_event(vault: Vault, case_id: str | None, action: str, detail: dict[str, Any]) -> None:
@@ -63,7 +69,8 @@ def insert_case(vault: Vault, record: dict[str, Any], *, state: str, org_id: str
     case_id = new_case_id()
     now = utc_now()
     vault.conn.execute(
-        f"INSERT INTO cases({_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?)",  # noqa: S608
+        "INSERT INTO cases(id, org_id, state, record, revision, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 1, ?, ?)",
         (case_id, org_id, state, canonical_json(record).decode("utf-8"), now, now),
     )
     record_event(vault, case_id, "created", {"state": state})

@@ -1,0 +1,184 @@
+"""Reporter use case: seal cases into bundles for the org they are addressed to."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reprisal_report.bundle.container import AttachmentSource
+from reprisal_report.bundle.seal import seal_to
+from reprisal_report.errors import (
+    CardExpired,
+    InvalidInput,
+    NotFound,
+    OperationalError,
+    VerificationError,
+)
+from reprisal_report.identity import pinning
+from reprisal_report.identity.keys import public_identity, signing_key
+from reprisal_report.vault import cases as case_store
+from reprisal_report.vault import outbox
+from reprisal_report.vault.attachments import list_attachments, open_attachment
+from reprisal_report.vault.cases import CaseRow, record_event, utc_now
+from reprisal_report.vault.files import fsync_dir
+from reprisal_report.vault.profile import ProfilePaths
+from reprisal_report.vault.store import Vault
+from reprisal_report.workflows.reporter import choose_org
+
+
+@dataclass(frozen=True)
+class SealedBundle:
+    bundle_id: str
+    case_id: str
+    org_id: str
+    previous_bundle_id: str | None
+    size: int
+    path: Path
+
+
+class _HashingWriter:
+    """Passes writes to a file while hashing them and counting progress."""
+
+    def __init__(self, handle: object, on_bytes: Callable[[int], None] | None) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.on_bytes = on_bytes
+
+    def write(self, data: bytes) -> int:
+        self.handle.write(data)  # type: ignore[attr-defined]
+        self.digest.update(data)
+        self.size += len(data)
+        if self.on_bytes is not None:
+            self.on_bytes(len(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.handle.flush()  # type: ignore[attr-defined]
+
+
+def cases_to_seal(vault: Vault, refs: list[str], all_ready: bool) -> list[CaseRow]:
+    if all_ready:
+        return [c for c in case_store.list_cases(vault) if c.state == "ready"]
+    if not refs:
+        raise InvalidInput("name the cases to seal, or pass --all")
+    rows = [case_store.get_case(vault, ref) for ref in refs]
+    for row in rows:
+        if row.state == "draft":
+            raise InvalidInput(
+                f"case {row.id} is a draft", hint=f"finish it with 'case edit {row.id}'"
+            )
+        if row.state == "purged":
+            raise InvalidInput(f"case {row.id} was purged after delivery")
+    return rows
+
+
+def sealing_size(vault: Vault, rows: list[CaseRow]) -> int:
+    return sum(a.size for row in rows for a in list_attachments(vault, row.id))
+
+
+def _check_membership(vault: Vault, org: pinning.PinnedOrg, now: datetime) -> None:
+    card = org.signed.card
+    expires = datetime.strptime(card.expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if expires <= now:
+        raise CardExpired(
+            f"the card of org {card.name} expired at {card.expires}; nothing was sealed",
+            hint="ask the coordinator for a fresh card, then 'org update CARD_FILE'",
+        )
+    me = public_identity(vault).key_id
+    if card.revocation(me) is not None:
+        raise VerificationError(
+            f"this device's key was revoked by org {card.name}; it cannot seal cases for it"
+        )
+    if card.member(me) is None:
+        raise VerificationError(
+            f"this device is not enrolled in org {card.name}",
+            hint="give the coordinator 'id card --out FILE', then 'org update' the new card",
+        )
+    if not card.recipients:
+        raise OperationalError(f"the card of org {card.name} lists no coordinator to seal to")
+
+
+def seal_case(
+    vault: Vault,
+    home: Path,
+    row: CaseRow,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+) -> SealedBundle:
+    """Seal one case into ``<profile>/outbox/<bundle id>.rrb`` and record it."""
+    if row.state == "sealed" and row.sealed_revision == row.revision:
+        raise InvalidInput(f"case {row.id} is already sealed at revision {row.revision}")
+    org_id = row.org_id or choose_org(vault, None)
+    if org_id is None:
+        raise NotFound(
+            "this profile has not joined any org; nothing to seal to",
+            hint="'org join CARD_FILE --fingerprint FPR' first",
+        )
+    org = pinning.get(vault, org_id)
+    _check_membership(vault, org, datetime.now(UTC))
+    me = public_identity(vault)
+    sources = [
+        AttachmentSource(a.name, a.size, a.sha256, functools.partial(open_attachment, vault, a.id))
+        for a in list_attachments(vault, row.id)
+    ]
+    box = ProfilePaths(home).outbox
+    box.mkdir(mode=0o700, exist_ok=True)
+    tmp = box / f".sealing-{os.getpid()}-{row.id}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            writer = _HashingWriter(handle, on_bytes)
+            info = seal_to(
+                writer,
+                record=row.record,
+                attachments=sources,
+                signing_key=signing_key(vault),
+                author_key_id=me.key_id,
+                recipients=org.signed.card.recipients,
+                org_id=org_id,
+                case_id=row.id,
+                previous_bundle_id=row.last_bundle_id,
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        final = box / info.file_name
+        os.replace(tmp, final)
+        fsync_dir(box)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    with vault.transaction():
+        outbox.add(
+            vault,
+            outbox.OutboxEntry(
+                info.bundle_id,
+                row.id,
+                org_id,
+                row.revision,
+                row.last_bundle_id,
+                writer.size,
+                writer.digest.hexdigest(),
+                "pending",
+                None,
+                utc_now(),
+            ),
+        )
+        vault.conn.execute(
+            "UPDATE cases SET state = 'sealed', org_id = ?, sealed_revision = revision,"
+            " last_bundle_id = ? WHERE id = ?",
+            (org_id, info.bundle_id, row.id),
+        )
+        record_event(
+            vault,
+            row.id,
+            "sealed",
+            {"bundle_id": info.bundle_id, "org_id": org_id, "sha256": writer.digest.hexdigest()},
+        )
+    return SealedBundle(info.bundle_id, row.id, org_id, row.last_bundle_id, writer.size, final)

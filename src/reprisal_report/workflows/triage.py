@@ -1,0 +1,109 @@
+"""Coordinator use cases over received cases: list, show, write out attachments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.vault import inbox
+from reprisal_report.vault.files import fsync_dir
+
+
+def _resolve(vault: Any, ref: str) -> str:
+    ref = ref.strip().lower()
+    ids = sorted({b.case_id for b in inbox.latest_bundles(vault)})
+    if ref in ids:
+        return ref
+    matches = [i for i in ids if len(ref) >= 6 and i.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise InvalidInput(f"case id prefix {ref} is ambiguous", hint="give more characters")
+    raise NotFound(f"no received case {ref}", hint="'reprisal-report triage list' shows them")
+
+
+def _summary(vault: Any, bundle: inbox.InboxBundle) -> dict[str, Any]:
+    record = bundle.record
+    state = inbox.triage_row(vault, bundle.case_id)
+    return {
+        "id": bundle.case_id,
+        "title": record.get("title"),
+        "country": record.get("country"),
+        "incident_date": record.get("incident_date"),
+        "status": state["status"],
+        "risk": state["risk"] or record.get("risk"),
+        "consent": state["consent"] or record.get("consent"),
+        "bundle_id": bundle.bundle_id,
+        "author": bundle.author_key_id,
+        "received_at": bundle.received_at,
+    }
+
+
+def list_cases(
+    vault: Any, *, status: str | None, country: str | None, risk: str | None
+) -> list[dict[str, Any]]:
+    rows = [_summary(vault, b) for b in inbox.latest_bundles(vault)]
+    return [
+        r
+        for r in rows
+        if (status is None or r["status"] == status)
+        and (country is None or r["country"] == country.upper())
+        and (risk is None or r["risk"] == risk)
+    ]
+
+
+def show_case(vault: Any, ref: str) -> dict[str, Any]:
+    case_id = _resolve(vault, ref)
+    bundles = inbox.bundles_for_case(vault, case_id)
+    latest = bundles[-1]
+    attachments = inbox.attachments(vault, latest.bundle_id)
+    return {
+        **_summary(vault, latest),
+        **latest.record,
+        "id": case_id,
+        "triage": inbox.triage_row(vault, case_id),
+        "attachments": [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in attachments],
+        "bundles": [
+            {
+                "bundle_id": b.bundle_id,
+                "previous_bundle_id": b.previous_bundle_id,
+                "author": b.author_key_id,
+                "received_at": b.received_at,
+            }
+            for b in bundles
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    name: str
+    path: Path
+    size: int
+
+
+def write_attachments(vault: Any, ref: str, out_dir: Path) -> list[WrittenFile]:
+    """Write the latest bundle's attachments into ``out_dir``; never overwrite a file."""
+    case_id = _resolve(vault, ref)
+    latest = inbox.bundles_for_case(vault, case_id)[-1]
+    items = inbox.attachments(vault, latest.bundle_id)
+    if not out_dir.is_dir():
+        raise NotFound(f"no such directory: {out_dir}")
+    targets = [out_dir / Path(a.name).name for a in items]
+    for target in targets:
+        if target.exists():
+            raise InvalidInput(f"{target} already exists; nothing was written")
+    written: list[WrittenFile] = []
+    for item, target in zip(items, targets, strict=True):
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in inbox.iter_chunks(vault, item.id):
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        written.append(WrittenFile(item.name, target, item.size))
+    fsync_dir(out_dir)
+    return written
