@@ -1,28 +1,166 @@
-"""Attachment metadata stripping (hook; the stripping itself comes with sealed bundles)."""
+"""Attachment metadata stripping, on the way into the vault (``case attach``).
+
+The kind of a file is read from its first bytes, never from its name. JPEG, PNG, WebP,
+TIFF and PDF files are read whole into memory (up to ``MAX_STRIP_BYTES``), cleaned by
+the module for their format, and handed to the vault as an in-memory stream: no
+plaintext copy is ever written to disk, not even a temporary one. What each format
+keeps and drops, and why, is in docs/attachments.md and the format modules.
+
+Anything else is refused unless the user passes ``--keep-metadata``, in which case it
+is streamed into the vault unchanged and recorded as ``kept``. A file that announces a
+known kind but is broken is refused whatever the flag: it cannot be cleaned, and the
+likeliest broken photo (one cut off in transfer) still carries its EXIF block whole.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import hashlib
+import io
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from reprisal_report.errors import AttachmentMalformed, AttachmentRefused, AttachmentTooLarge
+from reprisal_report.sanitize.jpeg import strip_jpeg
+from reprisal_report.sanitize.kinds import HEAD_BYTES, LABELS, MediaKind, describe_head, detect
+from reprisal_report.sanitize.png import strip_png
+from reprisal_report.sanitize.problems import MediaMalformed, MediaUnsupported
+from reprisal_report.sanitize.webp import strip_webp
+
+__all__ = [
+    "KEEP_METADATA_HINT",
+    "MAX_STRIP_BYTES",
+    "MediaKind",
+    "PreparedAttachment",
+    "describe_kind",
+    "prepare_attachment",
+    "strip_bytes",
+]
+
+# Cleaning happens in memory (the input, the output and, for TIFF, one decoded page at
+# a time), so the input is capped. 256 MiB covers any photo or document; video is not
+# a strippable kind anyway.
+MAX_STRIP_BYTES = 256 * 1024 * 1024
+
+KEEP_METADATA_HINT = (
+    "pass --keep-metadata to store it as it is; "
+    "it may carry names, places, device serials or timestamps"
+)
+
+
+def _stripper(kind: MediaKind) -> Callable[[bytes], bytes]:
+    # Pillow and pikepdf are imported only when a TIFF or PDF is attached: together
+    # they would add about 0.1 s to every command that imports the reporter workflow.
+    if kind is MediaKind.TIFF:
+        from reprisal_report.sanitize.tiff import strip_tiff
+
+        return strip_tiff
+    if kind is MediaKind.PDF:
+        from reprisal_report.sanitize.pdf import strip_pdf
+
+        return strip_pdf
+    return {MediaKind.JPEG: strip_jpeg, MediaKind.PNG: strip_png, MediaKind.WEBP: strip_webp}[kind]
 
 
 @dataclass(frozen=True)
 class PreparedAttachment:
     stream: BinaryIO
-    # What happened to the file's metadata, recorded with the attachment.
+    # What happened to the file's metadata, recorded with the attachment:
+    # "stripped:<kind>" or "kept" (stored as given, by the user's choice).
     metadata: str
     # SHA-256 of the file as given, when stripping changed it; None otherwise.
     original_sha256: str | None
+
+
+def describe_kind(path: Path) -> str:
+    """A short label for the file's kind as read from its first bytes ("jpeg image")."""
+    with path.open("rb") as handle:
+        return describe_head(handle.read(HEAD_BYTES))
+
+
+def strip_bytes(data: bytes, *, name: str) -> tuple[MediaKind, bytes]:
+    """Detect ``data``'s kind and return it cleaned; ``name`` is only for messages.
+
+    Raises ``AttachmentMalformed`` for broken media and ``AttachmentRefused`` for kinds
+    or variants that cannot be cleaned (and, above ``MAX_STRIP_BYTES``,
+    ``AttachmentTooLarge``).
+    """
+    kind = detect(data[:HEAD_BYTES])
+    if kind is None:
+        raise _refused(name, describe_head(data[:HEAD_BYTES]))
+    if len(data) > MAX_STRIP_BYTES:
+        raise _too_large(name, kind)
+    try:
+        return kind, _stripper(kind)(data)
+    except MediaUnsupported as exc:
+        raise _refused(name, exc.variant) from None
+    except MediaMalformed as exc:
+        raise AttachmentMalformed(
+            f"{name} is a damaged {kind.value} file: {exc.reason}",
+            hint="check that the file is complete; a damaged file cannot be cleaned",
+        ) from None
 
 
 @contextlib.contextmanager
 def prepare_attachment(path: Path, *, keep_metadata: bool) -> Iterator[PreparedAttachment]:
     """Yield a stream of the attachment as it should enter the vault.
 
-    Today every file enters unchanged and is recorded as such; see docs/vault.md.
+    Strippable kinds are cleaned whatever ``keep_metadata`` says; the flag only lets
+    through, unchanged, what cannot be cleaned (other kinds, unsupported variants,
+    files above the size cap).
     """
     with path.open("rb") as handle:
-        yield PreparedAttachment(handle, "unchanged", None)
+        head = handle.read(HEAD_BYTES)
+        kind = detect(head)
+        if kind is None:
+            if not keep_metadata:
+                raise _refused(path.name, describe_head(head))
+            yield _kept(handle)
+            return
+        # fstat first so that a huge file is not read just to learn it is too big; the
+        # bounded read below still holds if the file grows meanwhile.
+        if os.fstat(handle.fileno()).st_size > MAX_STRIP_BYTES:
+            if not keep_metadata:
+                raise _too_large(path.name, kind)
+            yield _kept(handle)
+            return
+        data = head + handle.read(MAX_STRIP_BYTES + 1 - len(head))
+        result: tuple[MediaKind, bytes] | None = None
+        try:
+            result = strip_bytes(data, name=path.name)
+        except AttachmentRefused:
+            # An unsupported variant (signed PDF, camera raw ...) is like any other kind
+            # that cannot be cleaned. Malformed media is not caught: see the docstring.
+            if not keep_metadata:
+                raise
+        if result is None:
+            yield _kept(handle)
+            return
+        stripped_kind, cleaned = result
+        original_sha256 = hashlib.sha256(data).hexdigest()
+        del data  # the cleaned copy is all that is needed from here on
+        yield PreparedAttachment(
+            io.BytesIO(cleaned), f"stripped:{stripped_kind.value}", original_sha256
+        )
+
+
+def _kept(handle: BinaryIO) -> PreparedAttachment:
+    handle.seek(0)
+    return PreparedAttachment(handle, "kept", None)
+
+
+def _refused(name: str, label: str) -> AttachmentRefused:
+    return AttachmentRefused(
+        f"{name} is a {label}; this tool cannot strip its metadata", hint=KEEP_METADATA_HINT
+    )
+
+
+def _too_large(name: str, kind: MediaKind) -> AttachmentTooLarge:
+    limit = MAX_STRIP_BYTES // (1024 * 1024)
+    return AttachmentTooLarge(
+        f"{name} is a {LABELS[kind]} larger than {limit} MiB, the most this tool cleans",
+        hint=KEEP_METADATA_HINT,
+    )

@@ -75,7 +75,7 @@ def store_attachment(
 def list_attachments(vault: Vault, case_id: str) -> list[AttachmentRow]:
     rows = vault.conn.execute(
         "SELECT id, case_id, name, size, sha256, original_sha256, metadata FROM attachments "
-        "WHERE case_id = ? ORDER BY created_at, id",
+        "WHERE case_id = ? ORDER BY rowid",
         (case_id,),
     ).fetchall()
     return [AttachmentRow(*r) for r in rows]

@@ -100,21 +100,40 @@ def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
     )
 
 
+def chain_order(bundles: list[InboxBundle]) -> list[InboxBundle]:
+    """Order a case's bundles along their follow-up links, whatever order they arrived in.
+
+    A bundle comes after the one it names as previous; bundles whose predecessor has not
+    arrived (yet) keep their arrival order.
+    """
+    by_previous: dict[str | None, list[InboxBundle]] = {}
+    ids = {b.bundle_id for b in bundles}
+    for b in bundles:
+        key = b.previous_bundle_id if b.previous_bundle_id in ids else None
+        by_previous.setdefault(key, []).append(b)
+    ordered: list[InboxBundle] = []
+    frontier = list(by_previous.get(None, []))
+    while frontier:
+        current = frontier.pop(0)
+        ordered.append(current)
+        frontier.extend(by_previous.get(current.bundle_id, []))
+    return ordered
+
+
 def bundles_for_case(vault: Vault, case_id: str) -> list[InboxBundle]:
     rows = vault.conn.execute(
-        f"SELECT {_COLUMNS} FROM inbox_bundles WHERE case_id = ? ORDER BY received_at, rowid",  # noqa: S608
+        f"SELECT {_COLUMNS} FROM inbox_bundles WHERE case_id = ? ORDER BY rowid",  # noqa: S608
         (case_id,),
     ).fetchall()
-    return [_bundle(r) for r in rows]
+    return chain_order([_bundle(r) for r in rows])
 
 
 def latest_bundles(vault: Vault) -> list[InboxBundle]:
-    """The newest bundle of every case (follow-ups supersede earlier bundles)."""
+    """The newest bundle of every case along its follow-up chain."""
     rows = vault.conn.execute(
-        f"SELECT {_COLUMNS} FROM inbox_bundles b WHERE rowid = ("  # noqa: S608
-        "SELECT max(rowid) FROM inbox_bundles WHERE case_id = b.case_id) ORDER BY received_at"
+        "SELECT case_id FROM inbox_bundles GROUP BY case_id ORDER BY min(rowid)"
     ).fetchall()
-    return [_bundle(r) for r in rows]
+    return [bundles_for_case(vault, str(r[0]))[-1] for r in rows]
 
 
 def triage_row(vault: Vault, case_id: str) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""TIFF: decode every page with Pillow and write it again, with no tag we did not choose.
+
+TIFF metadata lives in tags of the very directories that describe the image (Artist,
+Make, Model, DateTime, HostComputer, ImageDescription, XMP, IPTC, Photoshop, EXIF and
+GPS sub-directories), so there is no segment to cut out: the safe route is to decode
+the pixels and write a new file holding only the structural tags Pillow writes
+(size, sample layout, compression, strips, colour map) plus the ICC profile.
+
+Pages are written one at a time with deflate compression (lossless) and then read back:
+the file is accepted only if every page decodes to exactly the same mode, size,
+palette and pixel bytes as the original and carries no tag outside ``_WRITTEN_TAGS``.
+
+Refused as unsupported (``MediaUnsupported``), because re-saving could not keep them
+whole: samples deeper than Pillow holds (16-bit RGB, 64-bit float), uncompressed YCbCr,
+camera raw files (DNG and other TIFF-based raws), files with sub-IFDs or reduced-
+resolution (preview) pages, more than ``MAX_PAGES`` pages, and modes Pillow cannot write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+
+from PIL import Image, TiffImagePlugin
+
+from reprisal_report.sanitize.problems import MediaMalformed, MediaUnsupported
+
+MAX_PAGES = 1024
+# Decoded pixels of one page held in memory (Pillow uses up to 4 bytes per pixel).
+MAX_PAGE_PIXELS = 64 * 1024 * 1024
+
+_NEW_SUBFILE_TYPE = 254
+_BITS_PER_SAMPLE = 258
+_SUB_IFDS = 330
+_DNG_VERSION = 50706
+_REDUCED_RESOLUTION = 0x1
+
+# The largest sample depth each Pillow mode holds without truncating.
+_MODE_BITS = {
+    "1": 1,
+    "L": 8,
+    "LA": 8,
+    "P": 8,
+    "PA": 8,
+    "RGB": 8,
+    "RGBA": 8,
+    "CMYK": 8,
+    "LAB": 8,
+    "I;16": 16,
+    "I;16B": 16,
+    "I": 32,
+    "F": 32,
+}
+
+# Tags Pillow/libtiff write for the modes above; anything else in the output is a bug.
+_WRITTEN_TAGS = frozenset(
+    [
+        256,  # ImageWidth
+        257,  # ImageLength
+        258,  # BitsPerSample
+        259,  # Compression
+        262,  # PhotometricInterpretation
+        273,  # StripOffsets
+        277,  # SamplesPerPixel
+        278,  # RowsPerStrip
+        279,  # StripByteCounts
+        284,  # PlanarConfiguration
+        317,  # Predictor
+        320,  # ColorMap
+        338,  # ExtraSamples
+        339,  # SampleFormat
+        34675,  # ICC profile
+    ]
+)
+
+_COMPRESSION = "tiff_adobe_deflate"
+
+
+def strip_tiff(data: bytes) -> bytes:
+    """Return a re-encoded TIFF holding only pixels, structure and the ICC profile."""
+    try:
+        return _strip(data)
+    except (MediaMalformed, MediaUnsupported):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaUnsupported("tiff with pages too large to clean in memory") from None
+    except Exception:
+        # Pillow and libtiff signal bad input with many exception types (OSError,
+        # SyntaxError, ValueError, struct.error, ...). Their messages may quote the file,
+        # so only a fixed phrase leaves this module.
+        raise MediaMalformed("pillow could not decode it as a tiff image") from None
+
+
+def _strip(data: bytes) -> bytes:
+    if data[8:10] == b"CR":
+        # Canon CR2: a TIFF wrapper whose last directory is the raw sensor data.
+        raise MediaUnsupported("camera raw image (tiff-based)")
+    with warnings.catch_warnings():
+        # Pillow reports oddities ("Truncated File Read") as warnings, which would
+        # reach the terminal from the core; the read-back check below judges instead.
+        warnings.simplefilter("ignore")
+        # Above Pillow's pixel limit it only warns; for us it is a refusal.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        source = Image.open(io.BytesIO(data), formats=["TIFF"])
+        if not isinstance(source, TiffImagePlugin.TiffImageFile):
+            raise MediaMalformed("pillow could not decode it as a tiff image")
+        pages = source.n_frames
+        if pages > MAX_PAGES:
+            raise MediaUnsupported(f"tiff with more than {MAX_PAGES} pages")
+        out = io.BytesIO()
+        expected: list[tuple[str, tuple[int, int], bytes]] = []
+        with TiffImagePlugin.AppendingTiffWriter(out) as writer:
+            for index in range(pages):
+                source.seek(index)
+                page = _clean_page(source)
+                expected.append((page.mode, page.size, _page_digest(page)))
+                page.save(writer, format="TIFF", compression=_COMPRESSION)
+                writer.newFrame()
+        cleaned = out.getvalue()
+        _verify(cleaned, expected)
+        return cleaned
+
+
+def _clean_page(source: Image.Image) -> Image.Image:
+    """The current page as a plain image: pixels, palette and ICC profile, no tags."""
+    tags = getattr(source, "tag_v2", {})
+    if _DNG_VERSION in tags:
+        raise MediaUnsupported("camera raw image (tiff-based)")
+    if _SUB_IFDS in tags:
+        raise MediaUnsupported("tiff with sub-images (camera raw or previews)")
+    if int(tags.get(_NEW_SUBFILE_TYPE, 0)) & _REDUCED_RESOLUTION:
+        # A preview page can show the picture before it was cropped or edited.
+        raise MediaUnsupported("tiff with preview pages")
+    mode = source.mode
+    if mode not in _MODE_BITS:
+        raise MediaUnsupported(f"tiff with {mode.lower()} pixels")
+    bits = tags.get(_BITS_PER_SAMPLE, (1,))
+    depths = bits if isinstance(bits, tuple) else (bits,)
+    if any(int(depth) > _MODE_BITS[mode] for depth in depths):
+        raise MediaUnsupported("tiff with samples deeper than this tool keeps")
+    width, height = source.size
+    if width * height > MAX_PAGE_PIXELS:
+        raise MediaUnsupported("tiff with pages too large to clean in memory")
+    # copy() gives a plain Image: no tag_v2, so Pillow's TIFF writer cannot carry the
+    # original's XMP, IPTC or Photoshop tags over (it does for a TiffImageFile).
+    page = source.copy()
+    if mode == "I;16B":
+        # Pillow writes 16-bit TIFF little-endian and its convert() clips I;16B, so
+        # swap the bytes ourselves: the values stay exactly the same.
+        raw = page.tobytes()
+        swapped = bytearray(len(raw))
+        swapped[0::2] = raw[1::2]
+        swapped[1::2] = raw[0::2]
+        page = Image.frombytes("I;16", page.size, bytes(swapped))
+    icc = source.info.get("icc_profile")
+    page.info = {"icc_profile": icc} if isinstance(icc, bytes) and icc else {}
+    return page
+
+
+def _page_digest(page: Image.Image) -> bytes:
+    digest = hashlib.sha256(page.tobytes())
+    if page.mode in ("P", "PA"):
+        digest.update(bytes(page.getpalette() or []))
+    return digest.digest()
+
+
+def _verify(cleaned: bytes, expected: list[tuple[str, tuple[int, int], bytes]]) -> None:
+    """Read the output back: same pages, same pixels, no unexpected tag."""
+    result = Image.open(io.BytesIO(cleaned), formats=["TIFF"])
+    if not isinstance(result, TiffImagePlugin.TiffImageFile) or result.n_frames != len(expected):
+        raise MediaUnsupported("tiff that does not survive re-encoding unchanged")
+    for index, (mode, size, digest) in enumerate(expected):
+        result.seek(index)
+        unexpected = set(getattr(result, "tag_v2", {})) - _WRITTEN_TAGS
+        if unexpected:
+            raise MediaUnsupported("tiff that does not survive re-encoding unchanged")
+        if (result.mode, result.size) != (mode, size) or _page_digest(result) != digest:
+            raise MediaUnsupported("tiff that does not survive re-encoding unchanged")
