@@ -363,3 +363,42 @@ def test_bundle_signed_by_a_revoked_key(setup: Setup) -> None:
     # Sealing times are coarse (the hour), so a bundle sealed in the hour of the
     # revocation is refused too: the conservative reading of an author's claim.
     import_refused(setup, before_revocation.read_bytes(), "before or during the hour")
+
+
+def test_gps_and_pdf_author_never_reach_the_coordinator(setup: Setup, tmp_path: Path) -> None:
+    """A JPEG with GPS EXIF and a PDF with an author name go through attach, seal,
+    import and ``triage attachment``: what comes out carries neither."""
+    from PIL import Image
+
+    from tests.unit.test_sanitize_samples import (
+        GPS_LATITUDE,
+        jpeg_with_metadata,
+        leaked,
+        pdf_with_metadata,
+    )
+
+    photo, report = tmp_path / "photo.jpg", tmp_path / "report.pdf"
+    photo.write_bytes(jpeg_with_metadata())
+    report.write_bytes(pdf_with_metadata())
+    assert leaked(photo.read_bytes()) and leaked(report.read_bytes())
+    with Image.open(photo) as img:
+        assert img.getexif().get_ifd(0x8825)  # the GPS IFD is really there
+    case_id = setup.reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
+    setup.reporter.ok("case", "attach", case_id, str(photo), str(report))
+    [bundle] = setup.seal(case_id)
+    setup.coordinator.ok("inbox", "import", str(bundle))
+    out = tmp_path / "out"
+    out.mkdir()
+    setup.coordinator.ok("triage", "attachment", case_id, "--out", str(out))
+    clean_photo, clean_report = (out / "photo.jpg").read_bytes(), (out / "report.pdf").read_bytes()
+    assert leaked(clean_photo) == [] and leaked(clean_report) == []
+    with Image.open(out / "photo.jpg") as img:
+        assert len(img.getexif()) == 0
+        assert img.size == (64, 48)
+    assert b"Joseph Okafor" not in clean_report
+    lat = str(GPS_LATITUDE[2]).encode()
+    assert lat not in clean_photo
+    import pikepdf
+
+    with pikepdf.open(out / "report.pdf") as pdf:
+        assert "/Author" not in pdf.docinfo and len(pdf.pages) == 3
