@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
 
 from reprisal_report import __version__
-from reprisal_report.cli import bundles, case, demo, identity, org, profile
+from reprisal_report.cli import bundles, case, delivery, demo, identity, org, profile
 from reprisal_report.cli.options import HOME_ENV, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import ExitCode, ReportError
@@ -139,6 +139,7 @@ app.add_typer(identity.app, name="id")
 app.add_typer(org.app, name="org")
 app.add_typer(case.app, name="case")
 bundles.register(app)
+delivery.register(app)
 demo.register(app)
 
 

@@ -117,13 +117,15 @@ def panic(paths: ProfilePaths) -> PanicReport:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
-    if paths.outbox.is_dir():
-        for bundle in sorted(paths.outbox.iterdir()):
+    for folder in (paths.outbox, paths.home / "spool"):
+        if not folder.is_dir():
+            continue
+        for bundle in sorted(folder.iterdir()):
             with contextlib.suppress(OSError):
                 bundle.unlink()
-                removed.append(f"outbox/{bundle.name}")
+                removed.append(f"{folder.name}/{bundle.name}")
         with contextlib.suppress(OSError):
-            paths.outbox.rmdir()
+            folder.rmdir()
     fsync_dir(paths.home)
     with contextlib.suppress(OSError):
         paths.home.rmdir()

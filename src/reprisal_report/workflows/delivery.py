@@ -1,0 +1,273 @@
+"""Delivering bundles: ``sync push`` (reporter) and ``sync pull`` (coordinator).
+
+Both are idempotent and resumable. A bundle is marked delivered only after the folder
+copy reads back correctly or the relay's receipt arrived; a pulled bundle is
+acknowledged to the relay only after it was imported (or found already imported). A
+crash at any point therefore leaves work that the next run finishes, with no bundle
+lost and none imported twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reprisal_report.errors import ReportError, VerificationError, WrongRole
+from reprisal_report.identity import pinning
+from reprisal_report.identity.keys import public_identity, signing_key
+from reprisal_report.transport import folder as folder_transport
+from reprisal_report.vault import outbox
+from reprisal_report.vault.cases import record_event
+from reprisal_report.vault.profile import ProfilePaths
+from reprisal_report.vault.store import Vault
+
+if TYPE_CHECKING:
+    from reprisal_report.relay.receipts import SignedTreeHead
+    from reprisal_report.transport.relay_client import RelayClient
+
+PURGE_SETTING = "purge_after_delivery"
+
+
+@dataclass
+class DeliveryReport:
+    done: int = 0
+    skipped: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # The worst exit code among failures (0 when none).
+    exit_code: int = 0
+
+    def fail(self, ident: str, exc: ReportError) -> None:
+        self.failed.append({"id": ident, "reason": exc.message})
+        self.exit_code = max(self.exit_code, int(exc.exit_code))
+
+
+def is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def purge_enabled(vault: Vault) -> bool:
+    value = vault.get_meta(PURGE_SETTING)
+    if value is None:
+        return vault.get_meta("role") == "reporter"
+    return value == "on"
+
+
+def set_purge(vault: Vault, enabled: bool) -> None:
+    with vault.transaction():
+        vault.set_meta(PURGE_SETTING, "on" if enabled else "off")
+
+
+def purge_case(vault: Vault, case_id: str, bundle_id: str) -> None:
+    """Keep only a stub (case id, bundle id, receipt): the plaintext leaves the device."""
+    with vault.transaction():
+        vault.conn.execute("DELETE FROM attachments WHERE case_id = ?", (case_id,))
+        vault.conn.execute(
+            "UPDATE cases SET record = '{}', state = 'purged' WHERE id = ?", (case_id,)
+        )
+        record_event(vault, case_id, "purged", {"bundle_id": bundle_id})
+
+
+# --- relay plumbing ----------------------------------------------------------------------
+
+
+def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClient, Any]:
+    from reprisal_report.transport.relay_client import RelayClient, find_relay_key
+
+    me = public_identity(vault)
+    client = RelayClient(url, signing_key(vault), me.key_id, None, proxy)
+    sth = client.sth()
+    relay_key = None
+    for org in pinning.all_orgs(vault):
+        relay_key = relay_key or find_relay_key(org.signed.card, sth.relay_key_id)
+    client.relay_public_key = relay_key
+    return client, relay_key
+
+
+def _check_log(vault: Vault, client: RelayClient, relay_key: bytes | None) -> SignedTreeHead:
+    """Fetch the tree head and prove it extends the last one this profile saw."""
+    from reprisal_report.relay.receipts import (
+        SignedTreeHead,
+        check_consistency,
+        verify_tree_head,
+    )
+
+    new = client.sth()
+    if relay_key is not None:
+        new = verify_tree_head(new, relay_key)
+    name = f"relay-sth:{client.base_url}"
+    stored = vault.get_meta(name)
+    if stored is not None:
+        old = SignedTreeHead.from_json(json.loads(stored))
+        if old.tree_size > 0:
+            proof = client.consistency(old.tree_size, new.tree_size)
+            check_consistency(old, new, proof, relay_public_key=relay_key)
+    with vault.transaction():
+        vault.set_meta(name, json.dumps(new.to_json(), sort_keys=True))
+    return new
+
+
+# --- push ----------------------------------------------------------------------------------
+
+
+def push(
+    vault: Vault,
+    home: Path,
+    target: str,
+    *,
+    proxy: str | None = None,
+    on_bundle: Callable[[str], None] | None = None,
+) -> DeliveryReport:
+    if vault.get_meta("role") != "reporter":
+        raise WrongRole("sync push is for reporter profiles")
+    report = DeliveryReport()
+    pending = outbox.entries(vault, "pending")
+    report.skipped = len(outbox.entries(vault)) - len(pending)
+    box = ProfilePaths(home).outbox
+    if is_url(target):
+        _push_relay(vault, box, target, proxy, pending, report, on_bundle)
+    else:
+        folder = Path(target)
+        folder_transport.require_folder(folder)
+        for entry in pending:
+            try:
+                folder_transport.deliver(box / f"{entry.bundle_id}.rrb", folder, entry.sha256)
+            except ReportError as exc:
+                report.fail(entry.bundle_id, exc)
+                continue
+            with vault.transaction():
+                outbox.mark_delivered(vault, entry.bundle_id, None)
+                record_event(
+                    vault,
+                    entry.case_id,
+                    "delivered",
+                    {"bundle_id": entry.bundle_id, "to": "folder"},
+                )
+            report.done += 1
+            if on_bundle is not None:
+                on_bundle(entry.bundle_id)
+        if pending:
+            report.notes.append("a folder gives no receipt: the local copies are kept")
+    return report
+
+
+def _push_relay(
+    vault: Vault,
+    box: Path,
+    url: str,
+    proxy: str | None,
+    pending: list[outbox.OutboxEntry],
+    report: DeliveryReport,
+    on_bundle: Callable[[str], None] | None,
+) -> None:
+    client, relay_key = _relay_client(vault, url, proxy)
+    try:
+        _check_log(vault, client, relay_key)
+        if relay_key is None:
+            report.notes.append(
+                "the relay's key is not in any org card: its receipts cannot be verified, "
+                "so nothing is purged"
+            )
+        purge = purge_enabled(vault) and relay_key is not None
+        for entry in pending:
+            try:
+                receipt = client.upload((box / f"{entry.bundle_id}.rrb").read_bytes())
+            except VerificationError as exc:
+                report.fail(entry.bundle_id, exc)
+                continue
+            with vault.transaction():
+                outbox.mark_delivered(
+                    vault, entry.bundle_id, json.dumps(receipt.to_json(), sort_keys=True)
+                )
+                record_event(
+                    vault,
+                    entry.case_id,
+                    "delivered",
+                    {
+                        "bundle_id": entry.bundle_id,
+                        "to": url,
+                        "log_index": receipt.index,
+                        "receipt_verified": receipt.verified,
+                    },
+                )
+            report.done += 1
+            if on_bundle is not None:
+                on_bundle(entry.bundle_id)
+            if purge and receipt.verified:
+                purge_case(vault, entry.case_id, entry.bundle_id)
+                report.purged.append(entry.case_id)
+        if pending:
+            _check_log(vault, client, relay_key)
+    finally:
+        client.close()
+
+
+# --- pull ----------------------------------------------------------------------------------
+
+
+def pull(
+    vault: Vault,
+    home: Path,
+    source: str,
+    *,
+    proxy: str | None = None,
+    remove_after_import: bool = False,
+    on_bundle: Callable[[str], None] | None = None,
+) -> DeliveryReport:
+    from reprisal_report.workflows import inbox
+
+    if vault.get_meta("role") != "coordinator":
+        raise WrongRole("sync pull is for coordinator profiles")
+    report = DeliveryReport()
+    if not is_url(source):
+        for path in folder_transport.bundles_in(Path(source)):
+            outcome = inbox.import_bundle(vault, path)
+            _count(report, outcome)
+            if outcome.status in ("imported", "duplicate") and remove_after_import:
+                path.unlink(missing_ok=True)
+            if on_bundle is not None:
+                on_bundle(path.name)
+        return report
+    client, relay_key = _relay_client(vault, source, proxy)
+    spool = ProfilePaths(home).home / "spool"
+    spool.mkdir(mode=0o700, exist_ok=True)
+    try:
+        _check_log(vault, client, relay_key)
+        for entry in client.list(-1):
+            if entry.acknowledged:
+                continue
+            from reprisal_report.vault.inbox import find_by_sha256
+
+            if find_by_sha256(vault, entry.sha256) is None:
+                # Ciphertext only: the spool file is as safe as the relay's copy.
+                path = spool / f"{entry.sha256}.{secrets.token_hex(4)}.rrb"
+                path.write_bytes(client.fetch(entry.sha256))
+                try:
+                    outcome = inbox.import_bundle(vault, path)
+                finally:
+                    os.unlink(path)
+            else:
+                outcome = inbox.ImportOutcome(path=Path(entry.sha256), status="duplicate")
+            _count(report, outcome)
+            if outcome.status in ("imported", "duplicate"):
+                client.ack(entry.sha256)
+            if on_bundle is not None:
+                on_bundle(entry.sha256[:16])
+    finally:
+        client.close()
+    return report
+
+
+def _count(report: DeliveryReport, outcome: Any) -> None:
+    if outcome.status == "imported":
+        report.done += 1
+    elif outcome.status == "duplicate":
+        report.skipped += 1
+    elif outcome.error is not None:
+        report.fail(outcome.bundle_id or outcome.path.name, outcome.error)
