@@ -42,7 +42,7 @@ def time_panic(home: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--large-mib", type=int, default=512)
+    parser.add_argument("--large-mib", type=int, default=1024)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp) / "small", Path(tmp) / "large"

@@ -256,7 +256,7 @@ def test_every_single_byte_flip_in_the_age_header_is_refused() -> None:
 def test_byte_flips_in_the_payload_are_refused() -> None:
     data, _ = seal([("a", os.urandom(150_000))])
     start = header_length(data)
-    rng = random.Random(1234)  # noqa: S311 - reproducible positions, not secrets
+    rng = random.Random(1234)
     for position in [start, len(data) - 1, *rng.sample(range(start, len(data)), 200)]:
         flipped = bytearray(data)
         flipped[position] ^= 1 << rng.randrange(8)
@@ -266,7 +266,7 @@ def test_byte_flips_in_the_payload_are_refused() -> None:
 
 def test_truncation_anywhere_is_refused() -> None:
     data, _ = seal([("a", os.urandom(150_000))])
-    rng = random.Random(99)  # noqa: S311 - reproducible positions, not secrets
+    rng = random.Random(99)
     start = header_length(data)
     cuts = [0, 1, start - 1, start, start + 16, len(data) - 1, *rng.sample(range(len(data)), 60)]
     for cut in cuts:

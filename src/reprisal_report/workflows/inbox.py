@@ -27,6 +27,7 @@ from reprisal_report.bundle.opening import (
 from reprisal_report.errors import (
     BundleMalformed,
     BundleNotForUs,
+    CardExpired,
     InvalidCase,
     NotFound,
     ReplayedBundle,
@@ -120,6 +121,10 @@ def _author_key(card: OrgCard, opened: OpenedBundle) -> bytes:
     author = opened.manifest.author
     member = card.member(author)
     if member is not None:
+        if member.role != "reporter":
+            raise UnknownDevice(
+                f"bundle author {author} is enrolled as a {member.role}, not a reporter"
+            )
         return member.signing_key
     revoked = card.revocation(author)
     if revoked is None:
@@ -166,6 +171,14 @@ def _verify_and_store(
                 "bundle is addressed to an org this profile does not hold"
             ) from None
         card = org.signed.card
+        # A stale card may not know of a revocation: refuse rather than guess.
+        if datetime.strptime(card.expires, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=UTC
+        ) <= datetime.now(UTC):
+            raise CardExpired(
+                f"this profile's card of org {card.name} expired at {card.expires}",
+                hint="'org renew' (the org's creator) or 'org update' a fresh card, then retry",
+            )
         # 3-4: the signature, by an enrolled key not revoked at sealing time.
         check_signature(opened, _author_key(card, opened))
         # 5: addressed to this org and to this coordinator's key.

@@ -105,6 +105,15 @@ def _check_membership(vault: Vault, org: pinning.PinnedOrg, now: datetime) -> No
         raise OperationalError(f"the card of org {card.name} lists no coordinator to seal to")
 
 
+def _remove_orphans(vault: Vault, box: Path) -> None:
+    """Drop files a crashed ``seal`` left behind: the vault never recorded them, so
+    they were never delivered and the case is still waiting to be sealed."""
+    known = {f"{e.bundle_id}.rrb" for e in outbox.entries(vault)}
+    for path in box.iterdir():
+        if path.name.startswith(".sealing-") or (path.suffix == ".rrb" and path.name not in known):
+            path.unlink(missing_ok=True)
+
+
 def seal_case(
     vault: Vault,
     home: Path,
@@ -130,6 +139,7 @@ def seal_case(
     ]
     box = ProfilePaths(home).outbox
     box.mkdir(mode=0o700, exist_ok=True)
+    _remove_orphans(vault, box)
     tmp = box / f".sealing-{os.getpid()}-{row.id}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

@@ -85,25 +85,46 @@ class WrittenFile:
     size: int
 
 
+def _target_names(names: list[str]) -> list[str]:
+    """Safe, distinct base names: a bundle may carry two files with the same name."""
+    used: set[str] = set()
+    out: list[str] = []
+    for index, name in enumerate(names, start=1):
+        base = Path(name).name or f"attachment-{index}"
+        candidate = base
+        while candidate in used:
+            candidate = f"{index}-{base}"
+            index += len(names)
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def write_attachments(vault: Any, ref: str, out_dir: Path) -> list[WrittenFile]:
-    """Write the latest bundle's attachments into ``out_dir``; never overwrite a file."""
+    """Write the latest bundle's attachments into ``out_dir``: all of them or none."""
     case_id = _resolve(vault, ref)
     latest = inbox.bundles_for_case(vault, case_id)[-1]
     items = inbox.attachments(vault, latest.bundle_id)
     if not out_dir.is_dir():
         raise NotFound(f"no such directory: {out_dir}")
-    targets = [out_dir / Path(a.name).name for a in items]
+    targets = [out_dir / n for n in _target_names([a.name for a in items])]
     for target in targets:
-        if target.exists():
+        if target.exists() or target.is_symlink():
             raise InvalidInput(f"{target} already exists; nothing was written")
     written: list[WrittenFile] = []
-    for item, target in zip(items, targets, strict=True):
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in inbox.iter_chunks(vault, item.id):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        written.append(WrittenFile(item.name, target, item.size))
+    try:
+        for item, target in zip(items, targets, strict=True):
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            written.append(WrittenFile(item.name, target, item.size))
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in inbox.iter_chunks(vault, item.id):
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        # No partial output: plaintext written so far is removed again.
+        for done in written:
+            done.path.unlink(missing_ok=True)
+        raise
     fsync_dir(out_dir)
     return written

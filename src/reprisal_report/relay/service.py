@@ -1,0 +1,249 @@
+"""The relay's behaviour, without HTTP: ``app.py`` only translates requests to these calls.
+
+Durability rule: a bundle is acknowledged to its uploader (a receipt is returned) only
+after its bytes are fsynced under their content address *and* its log row is
+committed. Start-up restores the invariant "a bundle file exists iff its log row exists
+and is not acknowledged" by deleting files the log does not list (their uploads never
+got a receipt, so the client retries) and files of acknowledged bundles.
+
+One process per data directory (enforced with a lock file): the Merkle tree in memory
+must mirror the log on disk, so a second writer would break receipts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reprisal_report.errors import RelayRequestRejected, RelaySetupError
+from reprisal_report.identity.fingerprint import key_id
+from reprisal_report.identity.orgcard import Member, SignedCard
+from reprisal_report.relay.auth import Authenticator, NonceStore
+from reprisal_report.relay.config import RelayConfig
+from reprisal_report.relay.keys import load_relay_key
+from reprisal_report.relay.log import BundleLog, LogEntry
+from reprisal_report.relay.members import OrgMembers
+from reprisal_report.relay.receipts import Receipt, SignedTreeHead, TreeHead, sign_tree_head
+from reprisal_report.relay.storage import BundleStore, IncomingBundle
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = "relay.lock"
+LOG_FILE = "log.sqlite3"
+NONCE_FILE = "nonces"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    receipt: Receipt
+    # False when these bytes were already in the log (an idempotent re-upload).
+    new: bool
+
+
+class UploadSlots:
+    """A counter of uploads in progress, refusing rather than queueing past the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._busy >= self._limit:
+                return False
+            self._busy += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+
+class RelayService:
+    def __init__(self, config: RelayConfig) -> None:
+        self.config = config
+        data_dir = config.data_dir
+        self._lock_handle = _lock_data_dir(data_dir)
+        try:
+            self.key = load_relay_key(data_dir)
+            self.key_id = key_id(bytes(self.key.verify_key))
+            self.members = OrgMembers(
+                config.org_card,
+                data_dir,
+                clock=lambda: datetime.fromtimestamp(config.clock(), UTC),
+            )
+            self.store = BundleStore(data_dir)
+            self.log = BundleLog(data_dir / LOG_FILE)
+            self.nonces = NonceStore(
+                data_dir / NONCE_FILE,
+                config.clock_skew_seconds,
+                config.max_nonces,
+                int(config.clock()),
+            )
+            self._recover()
+        except BaseException:
+            # The lock must not outlive a failed start (the log and journal, if
+            # opened, are closed with their objects).
+            self._lock_handle.close()
+            raise
+        self.auth = Authenticator(
+            self.members, self.nonces, config.clock, config.clock_skew_seconds
+        )
+        self.uploads = UploadSlots(config.max_concurrent_uploads)
+        # Serialises the log, the tree and the bundle files: appends are short
+        # (a rename, an fsync, an insert) and everything else is a read.
+        self._lock = threading.Lock()
+
+    def _recover(self) -> None:
+        self.store.wipe_incoming()
+        for sha256 in list(self.store.stored()):
+            entry = self.log.find(sha256)
+            if entry is None or entry.acknowledged:
+                self.store.delete(sha256)
+        missing = [
+            e.index
+            for e in self.log.after(-1, self.log.size)
+            if not e.acknowledged and not self.store.exists(e.sha256)
+        ]
+        if missing:
+            # Not recoverable here (the bytes are gone); say so, keep the log intact.
+            logger.error("relay log lists %d bundles whose files are missing", len(missing))
+
+    def close(self) -> None:
+        self.nonces.close()
+        self.log.close()
+        self._lock_handle.close()
+
+    # --- tree heads and receipts -------------------------------------------------------
+
+    def _signed_head(self, tree_size: int, timestamp: int) -> SignedTreeHead:
+        return sign_tree_head(
+            TreeHead(tree_size, self.log.tree.root(tree_size), timestamp), self.key
+        )
+
+    def _receipt(self, entry: LogEntry) -> Receipt:
+        # A receipt's head is the tree right after its own entry, so the receipt is a
+        # pure function of (index, timestamp): the same bytes for every re-upload.
+        size = entry.index + 1
+        return Receipt(
+            bundle_sha256=entry.sha256,
+            index=entry.index,
+            sth=self._signed_head(size, entry.sth_timestamp),
+            inclusion_proof=tuple(self.log.tree.inclusion_proof(entry.index, size)),
+            verified=True,
+        )
+
+    def tree_head(self) -> SignedTreeHead:
+        with self._lock:
+            return self._signed_head(self.log.size, int(self.config.clock()))
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        with self._lock:
+            if not 0 <= first <= second <= self.log.size:
+                raise RelayRequestRejected(
+                    400, f"need 0 <= first <= second <= {self.log.size} (the log size)"
+                )
+            return self.log.tree.consistency_proof(first, second)
+
+    def inclusion(self, index: int, tree_size: int) -> tuple[str, list[bytes]]:
+        with self._lock:
+            if not 0 <= index < tree_size <= self.log.size:
+                raise RelayRequestRejected(
+                    400, f"need 0 <= index < tree_size <= {self.log.size} (the log size)"
+                )
+            entry = self.log.after(index - 1, 1)[0]
+            return entry.sha256, self.log.tree.inclusion_proof(index, tree_size)
+
+    # --- bundles -----------------------------------------------------------------------
+
+    def accept(self, incoming: IncomingBundle, sha256: str, uploader: Member) -> Accepted:
+        """Store a received, hash-checked upload and log it; or find it already logged."""
+        with self._lock:
+            existing = self.log.find(sha256)
+            if existing is not None:
+                incoming.discard()
+                return Accepted(self._receipt(existing), new=False)
+            used = self.log.usage(uploader.key_id)
+            if used + incoming.size > self.config.quota_bytes_per_key:
+                raise RelayRequestRejected(
+                    413,
+                    "this key's storage quota on the relay is used up until a coordinator"
+                    " collects its bundles",
+                )
+            self.store.commit(incoming, sha256)
+            try:
+                entry = self.log.append(
+                    sha256, incoming.size, uploader.key_id, int(self.config.clock())
+                )
+            except BaseException:
+                # Never leave a file the log does not list (start-up would remove it too).
+                self.store.delete(sha256)
+                raise
+            return Accepted(self._receipt(entry), new=True)
+
+    def list_after(self, after: int, limit: int) -> list[LogEntry]:
+        with self._lock:
+            return self.log.after(after, min(limit, self.config.max_list_entries))
+
+    def fetch(self, sha256: str) -> bytes:
+        with self._lock:
+            entry = self.log.find(sha256)
+            if entry is None:
+                raise RelayRequestRejected(404, "no such bundle on this relay")
+            if entry.acknowledged:
+                raise RelayRequestRejected(410, "bundle was acknowledged and its bytes deleted")
+            data = self.store.read(sha256)
+        if data is None:
+            raise RelayRequestRejected(404, "the relay has lost the bytes of this bundle")
+        return data
+
+    def acknowledge(self, sha256: str) -> LogEntry:
+        with self._lock:
+            entry = self.log.find(sha256)
+            if entry is None:
+                raise RelayRequestRejected(404, "no such bundle on this relay")
+            if not entry.acknowledged:
+                # Flag first, then delete: a crash in between leaves a file that
+                # start-up removes, never a row pointing at nothing unflagged.
+                self.log.acknowledge(sha256)
+                self.store.delete(sha256)
+            return LogEntry(entry.index, sha256, entry.size, entry.sth_timestamp, True)
+
+    def update_card(self, data: bytes) -> tuple[SignedCard, bool]:
+        return self.members.accept(data)
+
+
+def _lock_data_dir(data_dir: Path) -> _DirLock:
+    if not data_dir.is_dir():
+        raise RelaySetupError(
+            f"{data_dir} is not a relay directory", hint="run 'reprisal-report relay init' first"
+        )
+    return _DirLock(data_dir / LOCK_FILE)
+
+
+class _DirLock:
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise RelaySetupError(
+                f"another relay process is serving {path.parent}",
+                hint="one data directory, one relay process",
+            ) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
