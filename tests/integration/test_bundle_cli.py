@@ -69,8 +69,8 @@ def key_id(cli: Cli) -> str:
     return str(json.loads(cli.ok("id", "show", "--json").stdout)["key_id"])
 
 
-@pytest.fixture
-def setup(make_cli: Callable[[str], Cli], tmp_path: Path) -> Setup:
+@pytest.fixture(name="setup")
+def setup_fixture(make_cli: Callable[[str], Cli], tmp_path: Path) -> Setup:
     coordinator, reporter = make_cli("coord"), make_cli("rep")
     coordinator.ok("init", "--role", "coordinator")
     reporter.ok("init", "--role", "reporter")

@@ -116,3 +116,13 @@ def test_cli_calls_only_workflows() -> None:
         for module in runtime_imports(ast.parse(path.read_text())):
             if module.startswith("reprisal_report."):
                 assert module.startswith(allowed), f"{path.name} imports {module}"
+
+
+def test_no_command_takes_a_passphrase_argument() -> None:
+    """Secrets never go on argv: only files or the environment carry passphrases."""
+    for path, command in COMMANDS:
+        for param in getattr(command, "params", []):
+            for opt in getattr(param, "opts", []):
+                lowered = opt.lower()
+                if "pass" in lowered or "secret" in lowered:
+                    assert lowered.endswith("-file"), f"{' '.join(path)} takes {opt}"
