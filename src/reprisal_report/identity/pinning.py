@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +56,17 @@ def store(vault: Vault, signed: SignedCard, *, own: bool) -> None:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_stored(raw: bytes) -> SignedCard:
+    """Stored cards were verified when pinned and never change: parse each once."""
+    return parse_card(raw)
+
+
 def _load(row: tuple[Any, ...]) -> PinnedOrg:
     org_id, roots_blob, raw, own = row
     try:
         roots = tuple(enc.unb64(r, "root", 32) for r in json.loads(bytes(roots_blob)))
-        signed = parse_card(bytes(raw))
+        signed = _parse_stored(bytes(raw))
     except Exception as exc:  # a damaged row is a damaged vault, whatever the cause
         raise CorruptVault(f"stored card of org {org_id} is damaged") from exc
     return PinnedOrg(str(org_id), roots, signed, bool(own))

@@ -29,6 +29,7 @@ class Vault:
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self._depth = 0
 
     @classmethod
     def open(cls, db_path: Path, master_key: bytes) -> Vault:
@@ -66,7 +67,25 @@ class Vault:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
-        """One atomic unit of work; rolled back on any exception."""
+        """One atomic unit of work; rolled back on any exception.
+
+        Inside another transaction this is a savepoint: its work is undone on failure
+        without touching the outer transaction, which commits (or not) as a whole.
+        """
+        if self.conn.in_transaction:
+            name = f"sp{id(self):x}{self._depth}"
+            self._depth += 1
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn

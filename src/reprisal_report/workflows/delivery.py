@@ -10,8 +10,6 @@ lost and none imported twice.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,10 @@ if TYPE_CHECKING:
     from reprisal_report.transport.relay_client import RelayClient
 
 PURGE_SETTING = "purge_after_delivery"
+# Bundles per vault commit. Every step is idempotent (a re-upload returns the same
+# receipt; an unacknowledged bundle is fetched again and found already imported), so a
+# crash inside a batch only repeats work; it loses and duplicates nothing.
+BATCH = 50
 
 
 @dataclass
@@ -175,33 +177,44 @@ def _push_relay(
                 "so nothing is purged"
             )
         purge = purge_enabled(vault) and relay_key is not None
+        done: list[tuple[outbox.OutboxEntry, Any]] = []
+
+        def commit() -> None:
+            with vault.transaction():
+                for entry, receipt in done:
+                    outbox.mark_delivered(
+                        vault, entry.bundle_id, json.dumps(receipt.to_json(), sort_keys=True)
+                    )
+                    record_event(
+                        vault,
+                        entry.case_id,
+                        "delivered",
+                        {
+                            "bundle_id": entry.bundle_id,
+                            "to": url,
+                            "log_index": receipt.index,
+                            "receipt_verified": receipt.verified,
+                        },
+                    )
+                    if purge and receipt.verified:
+                        purge_case(vault, entry.case_id, entry.bundle_id)
+                        report.purged.append(entry.case_id)
+            report.done += len(done)
+            if on_bundle is not None:
+                for entry, _ in done:
+                    on_bundle(entry.bundle_id)
+            done.clear()
+
         for entry in pending:
             try:
                 receipt = client.upload((box / f"{entry.bundle_id}.rrb").read_bytes())
             except VerificationError as exc:
                 report.fail(entry.bundle_id, exc)
                 continue
-            with vault.transaction():
-                outbox.mark_delivered(
-                    vault, entry.bundle_id, json.dumps(receipt.to_json(), sort_keys=True)
-                )
-                record_event(
-                    vault,
-                    entry.case_id,
-                    "delivered",
-                    {
-                        "bundle_id": entry.bundle_id,
-                        "to": url,
-                        "log_index": receipt.index,
-                        "receipt_verified": receipt.verified,
-                    },
-                )
-            report.done += 1
-            if on_bundle is not None:
-                on_bundle(entry.bundle_id)
-            if purge and receipt.verified:
-                purge_case(vault, entry.case_id, entry.bundle_id)
-                report.purged.append(entry.case_id)
+            done.append((entry, receipt))
+            if len(done) >= BATCH:
+                commit()
+        commit()
         if pending:
             _check_log(vault, client, relay_key)
     finally:
@@ -235,33 +248,36 @@ def pull(
                 on_bundle(path.name)
         return report
     client, relay_key = _relay_client(vault, source, proxy)
-    spool = ProfilePaths(home).home / "spool"
-    spool.mkdir(mode=0o700, exist_ok=True)
     try:
         _check_log(vault, client, relay_key)
-        for entry in client.list(-1):
-            if entry.acknowledged:
-                continue
-            from reprisal_report.vault.inbox import find_by_sha256
-
-            if find_by_sha256(vault, entry.sha256) is None:
-                # Ciphertext only: the spool file is as safe as the relay's copy.
-                path = spool / f"{entry.sha256}.{secrets.token_hex(4)}.rrb"
-                path.write_bytes(client.fetch(entry.sha256))
-                try:
-                    outcome = inbox.import_bundle(vault, path)
-                finally:
-                    os.unlink(path)
-            else:
-                outcome = inbox.ImportOutcome(path=Path(entry.sha256), status="duplicate")
-            _count(report, outcome)
-            if outcome.status in ("imported", "duplicate"):
-                client.ack(entry.sha256)
-            if on_bundle is not None:
-                on_bundle(entry.sha256[:16])
+        waiting = [e for e in client.list(-1) if not e.acknowledged]
+        for start in range(0, len(waiting), BATCH):
+            collected: list[str] = []
+            # Each import is a savepoint inside the batch: a bad bundle leaves nothing.
+            with vault.transaction():
+                for entry in waiting[start : start + BATCH]:
+                    outcome = _pull_one(vault, client, entry.sha256)
+                    _count(report, outcome)
+                    if outcome.status in ("imported", "duplicate"):
+                        collected.append(entry.sha256)
+            # Acknowledged only once the imports are committed.
+            for sha256 in collected:
+                client.ack(sha256)
+                if on_bundle is not None:
+                    on_bundle(sha256[:16])
     finally:
         client.close()
     return report
+
+
+def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
+    from reprisal_report.vault.inbox import find_by_sha256
+    from reprisal_report.workflows import inbox
+
+    if find_by_sha256(vault, sha256) is not None:
+        return inbox.ImportOutcome(path=Path(sha256), status="duplicate")
+    # fetch() checked the bytes against the hash; bundles are capped (64 MiB by default).
+    return inbox.import_fetched(vault, client.fetch(sha256), sha256, sha256[:16])
 
 
 def _count(report: DeliveryReport, outcome: Any) -> None:

@@ -1,6 +1,9 @@
-"""`demo`: the whole workflow that exists so far, on throw-away profiles.
+"""`demo`: the whole workflow that exists, on throw-away profiles.
 
-Uses a random passphrase that is never shown, and real key-derivation costs.
+A coordinator creates an org, a field defender joins it after checking the fingerprint,
+writes the example case with a photo carrying GPS coordinates, seals it, and carries it
+on a "USB stick" (a folder); the coordinator imports and lists it. Random passphrases
+that are never shown, real key-derivation costs.
 """
 
 from __future__ import annotations
@@ -15,11 +18,35 @@ from importlib import resources
 from pathlib import Path
 
 from reprisal_report.model.case import parse_case_bytes
-from reprisal_report.workflows import profile, reporter
+from reprisal_report.workflows import (
+    coordinator,
+    delivery,
+    membership,
+    profile,
+    reporter,
+    sealing,
+    triage,
+)
 
 
 def example_case_bytes() -> bytes:
     return resources.files("reprisal_report.examples").joinpath("case-example.yaml").read_bytes()
+
+
+def example_photo() -> bytes:
+    """A small JPEG with (fictional) GPS coordinates and a camera serial in its EXIF."""
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (90, 120, 160))
+    exif = Image.Exif()
+    exif[0x010F] = "Example Camera Maker"
+    exif[0xA431] = "SERIAL-0000-EXAMPLE"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "S", (3.0, 22.0, 0.0)
+    gps[3], gps[4] = "E", (29.0, 21.0, 0.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
 @contextlib.contextmanager
@@ -37,26 +64,60 @@ def _workdir(directory: Path | None) -> Iterator[Path]:
 
 def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, object]:
     """Run every step, reporting each through ``say``; return a summary."""
-    passphrase = secrets.token_urlsafe(24)
+    coord_pass, rep_pass = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     with _workdir(directory) as work:
-        home = work / "reporter"
-        info = profile.init_profile(home, passphrase, "reporter", "demo field defender")
-        say(f"created a reporter profile in {home} (fingerprint {info.fingerprint})")
+        c_home, r_home, usb = work / "coordinator", work / "reporter", work / "usb-stick"
+        usb.mkdir(exist_ok=True)
+        profile.init_profile(c_home, coord_pass, "coordinator", "demo coordinator")
+        profile.init_profile(r_home, rep_pass, "reporter", "demo field defender")
+        say("created a coordinator and a reporter profile, each an encrypted vault")
+        with profile.open_profile(c_home, coord_pass) as c:
+            card = coordinator.create_org(c, "Example Org (demo)", [], 90)
+        say(f"coordinator created org {card.org_id}; root fingerprint {card.root_fingerprint}")
+        with profile.open_profile(r_home, rep_pass) as r:
+            id_card = membership.identity_card(r)
+        with profile.open_profile(c_home, coord_pass) as c:
+            coordinator.enroll(c, id_card, 90)
+            org_card = coordinator.current_card(c)
+        say("coordinator enrolled the reporter's identity card (org card version 2)")
+        photo = work / "photo.jpg"
+        photo.write_bytes(example_photo())
         record = parse_case_bytes(example_case_bytes(), source_name="case-example.yaml")
-        with profile.open_profile(home, passphrase, "reporter") as vault:
-            case_id = reporter.new_case(vault, record, None)
-            say(f"stored the example case as {case_id} inside the encrypted vault")
-            evidence = io.BytesIO(b"Fictional evidence file for the demo.\n" * 1000)
-            stored = reporter.attach_files_from_streams(vault, case_id, [("notes.txt", evidence)])
-            say(f"attached notes.txt ({stored[0].size} bytes) inside the vault")
-            cases = reporter.list_cases(vault)
-            say(f"the vault lists {len(cases)} case(s)")
-        new = secrets.token_urlsafe(24)
-        profile.change_passphrase(home, passphrase, new)
-        say("changed the passphrase: the vault key was re-wrapped, the database untouched")
-        with profile.open_profile(home, new, "reporter") as vault:
-            title = reporter.show_case(vault, case_id).row.record["title"]
-            say(f"reopened with the new passphrase; case title: {title}")
-        report = profile.panic(home)
-        say(f"panic: vault crypto-shredded in {report.seconds:.3f} s")
-        return {"case_id": case_id, "panic_seconds": round(report.seconds, 3)}
+        with profile.open_profile(r_home, rep_pass) as r:
+            membership.join_org(r, org_card, card.root_fingerprint)
+            say("reporter joined the org after matching the fingerprint read out of band")
+            case_id = reporter.new_case(r, record, None)
+            [attached] = reporter.attach_files(r, case_id, [photo])
+            photo.unlink()
+            say(
+                f"stored case {case_id} in the vault; the photo's GPS and serial were "
+                f"stripped ({attached.metadata})"
+            )
+            sealed = sealing.seal_case(r, r_home, reporter.show_case(r, case_id).row)
+            say(
+                f"sealed it: {sealed.path.name} ({sealed.size} bytes, signed, then encrypted "
+                "to the coordinator; the name says nothing)"
+            )
+            pushed = delivery.push(r, r_home, str(usb))
+            say(f"carried {pushed.done} bundle(s) to the USB stick folder")
+        with profile.open_profile(c_home, coord_pass) as c:
+            pulled = delivery.pull(c, c_home, str(usb))
+            rows = triage.list_cases(c, status=None, country=None, risk=None)
+        say(
+            f"coordinator verified and imported {pulled.done} bundle(s); triage lists "
+            f"{len(rows)} case(s): {rows[0]['title']!r}"
+        )
+        new_pass = secrets.token_urlsafe(24)
+        profile.change_passphrase(r_home, rep_pass, new_pass)
+        say("reporter changed the passphrase: the vault key was re-wrapped, the database untouched")
+        report = profile.panic(r_home)
+        say(
+            f"reporter panic: key destroyed in {report.key_destroyed_seconds * 1000:.1f} ms, "
+            f"profile removed in {report.seconds:.3f} s"
+        )
+        say("not shown here: the relay ('relay serve', 'sync push --to URL'); see docs/relay.md")
+        return {
+            "case_id": case_id,
+            "bundle_id": sealed.bundle_id,
+            "panic_seconds": round(report.seconds, 3),
+        }

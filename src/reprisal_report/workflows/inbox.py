@@ -8,6 +8,7 @@ transaction is rolled back, so nothing of a bad bundle is ever stored (STYLE.md 
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,7 +146,11 @@ def _author_key(card: OrgCard, opened: OpenedBundle) -> bytes:
 
 
 def _verify_and_store(
-    vault: Vault, path: Path, sha: str, on_bytes: Callable[[int], None] | None
+    vault: Vault,
+    path: Path,
+    sha: str,
+    on_bytes: Callable[[int], None] | None,
+    data: bytes | None = None,
 ) -> ImportOutcome:
     identity = age_identity_text(vault)
     if identity is None:
@@ -156,7 +161,7 @@ def _verify_and_store(
         # The inbox rows of a bundle are written before its id is known (it is inside
         # the encryption); foreign keys are checked at commit instead.
         vault.conn.execute("PRAGMA defer_foreign_keys = ON")
-        with path.open("rb") as handle:
+        with path.open("rb") if data is None else io.BytesIO(data) as handle:
             # 1-2: the age layer and the container (attachments staged, unverified).
             opened = open_bundle(
                 _HashingReader(handle, on_bytes),
@@ -237,6 +242,23 @@ def import_bundle(
         return _verify_and_store(vault, path, sha, on_bytes)
     except ReportError as exc:
         return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+
+
+def import_fetched(vault: Vault, data: bytes, sha: str, label: str) -> ImportOutcome:
+    """Import a bundle already in memory whose SHA-256 the caller checked (relay pull)."""
+    known = inbox.find_by_sha256(vault, sha)
+    if known is not None:
+        return ImportOutcome(
+            Path(label),
+            "duplicate",
+            known.bundle_id,
+            known.case_id,
+            "already imported; nothing changed",
+        )
+    try:
+        return _verify_and_store(vault, Path(label), sha, None, data)
+    except ReportError as exc:
+        return ImportOutcome(Path(label), "failed", reason=exc.message, error=exc)
 
 
 def import_paths(
