@@ -126,3 +126,55 @@ def test_scan_finds_a_planted_canary(tmp_path: Path) -> None:
     """The scanner itself works (a forensic test that cannot fail is a defect)."""
     (tmp_path / "leak.bin").write_bytes(b"\x00\x01" + CANARIES[3].encode("utf-16-le"))
     assert scan(tmp_path) == [f"{tmp_path / 'leak.bin'}: {CANARIES[3]}"]
+
+
+def test_no_canary_on_disk_across_seal_delivery_and_import(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """The same scan over the bundle path: the reporter's outbox, a USB-stick folder
+    and the coordinator's profile hold no canary, though the coordinator reads them."""
+    base = subprocess_env
+    reporter_env = dict(base, REPRISAL_REPORT_HOME=str(tmp_path / "rep"))
+    coordinator_env = dict(base, REPRISAL_REPORT_HOME=str(tmp_path / "coord"))
+    inputs, usb = tmp_path / "inputs", tmp_path / "usb"
+    inputs.mkdir()
+    usb.mkdir()
+
+    def run(env: dict[str, str], *args: str) -> str:
+        result = run_subprocess(list(args), env)
+        assert result.returncode == 0, (args, result.stderr.decode())
+        return result.stdout.decode("utf-8")
+
+    run(coordinator_env, "init", "--role", "coordinator")
+    run(reporter_env, "init", "--role", "reporter")
+    fpr = json.loads(run(coordinator_env, "org", "create", "--name", "Org", "--json"))[
+        "root_fingerprint"
+    ]
+    run(reporter_env, "id", "card", "--out", str(inputs / "rep.id"))
+    run(coordinator_env, "org", "enroll", str(inputs / "rep.id"))
+    run(coordinator_env, "org", "card", "--out", str(inputs / "org.json"))
+    run(reporter_env, "org", "join", str(inputs / "org.json"), "--fingerprint", fpr)
+    doc = yaml.safe_load(EXAMPLE_CASE.read_text())
+    doc.update(title=f"Case {CANARIES[0]}", location=CANARIES[1], narrative="\n".join(CANARIES))
+    doc["incident_date"], doc["cooperation"][0]["date"] = "2026-03", "2026-02"
+    doc["victims"][0]["name"] = CANARIES[2]
+    case_file = inputs / "case.yaml"
+    case_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    evidence = inputs / "evidence.txt"
+    evidence.write_bytes(("\n".join(CANARIES) + "\n").encode("utf-8") * 1000)
+    case_id = json.loads(run(reporter_env, "case", "new", "--from", str(case_file), "--json"))["id"]
+    run(reporter_env, "case", "attach", case_id, str(evidence), "--keep-metadata")
+    run(reporter_env, "seal", case_id)
+    run(reporter_env, "sync", "push", "--to", str(usb))
+    run(coordinator_env, "sync", "pull", "--from", str(usb))
+    run(coordinator_env, "triage", "list")
+    shown = run(coordinator_env, "triage", "show", case_id, "--json")
+    assert all(c in shown for c in CANARIES[:3])  # the coordinator really reads them
+
+    hits = [
+        *scan(tmp_path / "rep"),
+        *scan(tmp_path / "coord"),
+        *scan(usb),
+        *scan(Path(base["TMPDIR"])),
+    ]
+    assert hits == []

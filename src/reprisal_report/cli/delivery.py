@@ -59,10 +59,16 @@ def push(
     json_out: JsonOpt = False,
 ) -> None:
     """Deliver every undelivered bundle (idempotent, resumable)."""
+    from reprisal_report.cli.progress import count_progress
     from reprisal_report.workflows import delivery
 
-    with open_vault(ctx, home, passphrase_file, "reporter") as vault:
-        report = delivery.push(vault, resolve_home(ctx, home), to, proxy=proxy)
+    with (
+        open_vault(ctx, home, passphrase_file, "reporter") as vault,
+        count_progress(
+            "delivering", delivery.pending_count(vault), enabled=not json_out
+        ) as advance,
+    ):
+        report = delivery.push(vault, resolve_home(ctx, home), to, proxy=proxy, on_bundle=advance)
     _finish(report, "delivered", json_out)
 
 

@@ -37,3 +37,26 @@ def byte_progress(
     ) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def count_progress(
+    label: str, total: int | None, *, enabled: bool = True
+) -> Iterator[Callable[[str], None]]:
+    """A bundle counter on stderr (a bar when the total is known); silent for --json."""
+    if not enabled or total == 0:
+        yield lambda _name: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from reprisal_report.cli.output import console
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda _name: bar.advance(task, 1)

@@ -54,6 +54,10 @@ def is_url(target: str) -> bool:
     return target.startswith(("http://", "https://"))
 
 
+def pending_count(vault: Vault) -> int:
+    return len(outbox.entries(vault, "pending"))
+
+
 def purge_enabled(vault: Vault) -> bool:
     value = vault.get_meta(PURGE_SETTING)
     if value is None:
