@@ -1,8 +1,13 @@
-"""Progress bars on stderr for long work; silent for small jobs and --json."""
+"""Progress bars on stderr for long work; only on a terminal, never for --json.
+
+A pipe or a log file gets no progress output at all, so the error grammar (one line)
+holds for scripts.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 
 SHOW_ABOVE_BYTES = 8 * 1024 * 1024
@@ -12,7 +17,7 @@ SHOW_ABOVE_BYTES = 8 * 1024 * 1024
 def byte_progress(
     label: str, total: int, *, enabled: bool = True
 ) -> Iterator[Callable[[int], None]]:
-    if not enabled or total < SHOW_ABOVE_BYTES:
+    if not enabled or total < SHOW_ABOVE_BYTES or not sys.stderr.isatty():
         yield lambda _n: None
         return
     from rich.progress import (
@@ -44,7 +49,7 @@ def count_progress(
     label: str, total: int | None, *, enabled: bool = True
 ) -> Iterator[Callable[[str], None]]:
     """A bundle counter on stderr (a bar when the total is known); silent for --json."""
-    if not enabled or total == 0:
+    if not enabled or total == 0 or not sys.stderr.isatty():
         yield lambda _name: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
