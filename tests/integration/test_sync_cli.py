@@ -257,3 +257,62 @@ def test_crash_anywhere_loses_and_duplicates_nothing(world: World) -> None:
 @pytest.mark.slow
 def test_crash_anywhere_loses_and_duplicates_nothing_100_runs(world: World) -> None:
     _crash_runs(world, runs=100, seed=2)
+
+
+def test_purge_removes_plaintext_attachments_and_the_bundle_file(world: World) -> None:
+    evidence = world.dir / "evidence.txt"
+    evidence.write_bytes(b"attachment that must leave the device")
+    case_id = world.reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
+    world.reporter.ok("case", "attach", case_id, str(evidence), "--keep-metadata")
+    [bundle_id] = [
+        b["id"] for b in json.loads(world.reporter.ok("seal", case_id, "--json").stdout)["bundles"]
+    ]
+    world.reporter.ok("sync", "push", "--to", world.relay.url)
+    shown = json.loads(world.reporter.ok("case", "show", case_id, "--json").stdout)
+    assert shown["state"] == "purged" and shown["attachments"] == []
+    assert "title" not in shown and "victims" not in shown
+    assert not (world.reporter.home / "outbox" / f"{bundle_id}.rrb").exists()
+    with open_profile(world.reporter.home, PASSPHRASE) as vault:
+        chunks = vault.conn.execute("SELECT count(*) FROM attachment_chunks").fetchone()[0]
+        receipt = vault.conn.execute(
+            "SELECT receipt FROM outbox WHERE bundle_id = ?", (bundle_id,)
+        ).fetchone()[0]
+    assert chunks == 0 and json.loads(receipt)["bundle_sha256"]
+
+
+def test_purge_can_be_switched_off(world: World) -> None:
+    world.reporter.ok("settings", "purge-after-delivery", "off")
+    assert json.loads(world.reporter.ok("settings", "show", "--json").stdout) == {
+        "purge_after_delivery": False
+    }
+    world.new_sealed_cases(1)
+    pushed = json.loads(world.reporter.ok("sync", "push", "--to", world.relay.url, "--json").stdout)
+    assert (pushed["delivered"], pushed["purged"]) == (1, [])
+    states = {c["state"] for c in json.loads(world.reporter.ok("case", "list", "--json").stdout)}
+    assert states == {"sealed"}
+
+
+def test_plain_http_to_a_remote_host_is_refused(world: World) -> None:
+    world.new_sealed_cases(1)
+    result = world.reporter("sync", "push", "--to", "http://relay.example.org:8787")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"{ERR}refusing plain http to relay.example.org: the network would see this "
+        "device's key id",
+        "hint: use an https:// relay URL, a .onion address over --proxy, or --allow-http",
+    ]
+
+
+def test_org_publish_tells_the_relay_about_a_revocation(world: World) -> None:
+    world.new_sealed_cases(1)
+    world.coordinator.ok(
+        "org", "revoke", json.loads(world.reporter.ok("id", "show", "--json").stdout)["key_id"]
+    )
+    published = world.coordinator("org", "publish", world.relay.url)
+    assert published.exit_code == 0, published.stderr
+    assert "now serves card version" in published.stderr
+    refused = world.reporter("sync", "push", "--to", world.relay.url)
+    assert refused.exit_code == 3
+    assert refused.stderr.splitlines()[0] == (
+        f"{ERR}relay 127.0.0.1 refused the request: key is not enrolled in this org or is revoked"
+    )

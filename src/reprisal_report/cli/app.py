@@ -140,6 +140,7 @@ app.add_typer(org.app, name="org")
 app.add_typer(case.app, name="case")
 bundles.register(app)
 delivery.register(app)
+org.app.command("publish")(delivery.org_publish)
 demo.register(app)
 
 

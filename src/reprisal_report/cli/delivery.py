@@ -17,6 +17,13 @@ relay_app = typer.Typer(
 )
 settings_app = typer.Typer(help="Profile settings.", no_args_is_help=True)
 
+AllowHttpOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-http",
+        help="Allow plain http to a remote relay (exposes this device's key id to the network).",
+    ),
+]
 ProxyOpt = Annotated[
     str | None,
     typer.Option("--proxy", help="Proxy for relay traffic, e.g. socks5h://127.0.0.1:9050 (Tor)."),
@@ -54,6 +61,7 @@ def push(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="A folder, or a relay URL.", show_default=False)],
     proxy: ProxyOpt = None,
+    allow_http: AllowHttpOpt = False,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
@@ -68,7 +76,14 @@ def push(
             "delivering", delivery.pending_count(vault), enabled=not json_out
         ) as advance,
     ):
-        report = delivery.push(vault, resolve_home(ctx, home), to, proxy=proxy, on_bundle=advance)
+        report = delivery.push(
+            vault,
+            resolve_home(ctx, home),
+            to,
+            proxy=proxy,
+            on_bundle=advance,
+            allow_http=allow_http,
+        )
     _finish(report, "delivered", json_out)
 
 
@@ -83,6 +98,7 @@ def pull(
         typer.Option("--remove-after-import", help="Delete folder files once imported."),
     ] = False,
     proxy: ProxyOpt = None,
+    allow_http: AllowHttpOpt = False,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
@@ -193,6 +209,23 @@ def settings_purge(
     with open_vault(ctx, home, passphrase_file) as vault:
         delivery.set_purge(vault, value == "on")
     info(f"purge-after-delivery: {value}")
+
+
+def org_publish(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", help="The relay's URL.")],
+    proxy: ProxyOpt = None,
+    allow_http: AllowHttpOpt = False,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Send the current org card to a relay, so it learns of enrolments and revocations."""
+    from reprisal_report.workflows import delivery
+
+    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+        version, changed = delivery.publish_card(vault, url, proxy=proxy, allow_http=allow_http)
+    state = "now serves" if changed else "already served"
+    info(f"the relay {state} card version {version}")
 
 
 def register(app: typer.Typer) -> None:

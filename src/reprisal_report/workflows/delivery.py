@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprisal_report.errors import ReportError, VerificationError, WrongRole
+from reprisal_report.errors import InvalidInput, ReportError, VerificationError, WrongRole
 from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.transport import folder as folder_transport
@@ -83,6 +83,27 @@ def purge_case(vault: Vault, case_id: str, bundle_id: str) -> None:
 # --- relay plumbing ----------------------------------------------------------------------
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_transport_security(url: str, allow_http: bool) -> None:
+    """Plain http only to this machine or an onion service, unless the user insists.
+
+    The bundles are encrypted either way, but every request carries the device's key
+    id in the clear over http: a watched network learns which device talks, and when.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    remote = host not in LOCAL_HOSTS and not host.endswith(".onion")
+    if parts.scheme == "http" and remote and not allow_http:
+        raise InvalidInput(
+            f"refusing plain http to {host}: the network would see this device's key id",
+            hint="use an https:// relay URL, a .onion address over --proxy, or --allow-http",
+        )
+
+
 def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClient, Any]:
     from reprisal_report.transport.relay_client import RelayClient, find_relay_key
 
@@ -129,6 +150,7 @@ def push(
     *,
     proxy: str | None = None,
     on_bundle: Callable[[str], None] | None = None,
+    allow_http: bool = False,
 ) -> DeliveryReport:
     if vault.get_meta("role") != "reporter":
         raise WrongRole("sync push is for reporter profiles")
@@ -137,6 +159,7 @@ def push(
     report.skipped = len(outbox.entries(vault)) - len(pending)
     box = ProfilePaths(home).outbox
     if is_url(target):
+        check_transport_security(target, allow_http)
         _push_relay(vault, box, target, proxy, pending, report, on_bundle)
     else:
         folder = Path(target)
@@ -182,6 +205,7 @@ def _push_relay(
             )
         purge = purge_enabled(vault) and relay_key is not None
         done: list[tuple[outbox.OutboxEntry, Any]] = []
+        purgeable: list[outbox.OutboxEntry] = []
 
         def commit() -> None:
             with vault.transaction():
@@ -201,8 +225,7 @@ def _push_relay(
                         },
                     )
                     if purge and receipt.verified:
-                        purge_case(vault, entry.case_id, entry.bundle_id)
-                        report.purged.append(entry.case_id)
+                        purgeable.append(entry)
             report.done += len(done)
             if on_bundle is not None:
                 for entry, _ in done:
@@ -220,7 +243,15 @@ def _push_relay(
                 commit()
         commit()
         if pending:
+            # Purge only once the log after these uploads extends the one seen before:
+            # a relay caught rewriting its log in this run gets no plaintext purged.
             _check_log(vault, client, relay_key)
+        with vault.transaction():
+            for entry in purgeable:
+                purge_case(vault, entry.case_id, entry.bundle_id)
+                report.purged.append(entry.case_id)
+        for entry in purgeable:
+            (box / f"{entry.bundle_id}.rrb").unlink(missing_ok=True)
     finally:
         client.close()
 
@@ -236,6 +267,7 @@ def pull(
     proxy: str | None = None,
     remove_after_import: bool = False,
     on_bundle: Callable[[str], None] | None = None,
+    allow_http: bool = False,
 ) -> DeliveryReport:
     from reprisal_report.workflows import inbox
 
@@ -251,6 +283,7 @@ def pull(
             if on_bundle is not None:
                 on_bundle(path.name)
         return report
+    check_transport_security(source, allow_http)
     client, relay_key = _relay_client(vault, source, proxy)
     try:
         _check_log(vault, client, relay_key)
@@ -291,3 +324,17 @@ def _count(report: DeliveryReport, outcome: Any) -> None:
         report.skipped += 1
     elif outcome.error is not None:
         report.fail(outcome.bundle_id or outcome.path.name, outcome.error)
+
+
+def publish_card(
+    vault: Vault, url: str, *, proxy: str | None = None, allow_http: bool = False
+) -> tuple[int, bool]:
+    """Upload this coordinator's current org card to a relay (newer versions only)."""
+    from reprisal_report.workflows.coordinator import current_card
+
+    check_transport_security(url, allow_http)
+    client, _ = _relay_client(vault, url, proxy)
+    try:
+        return client.update_org_card(current_card(vault))
+    finally:
+        client.close()
