@@ -316,3 +316,84 @@ def test_org_publish_tells_the_relay_about_a_revocation(world: World) -> None:
     assert refused.stderr.splitlines()[0] == (
         f"{ERR}relay 127.0.0.1 refused the request: key is not enrolled in this org or is revoked"
     )
+
+
+class Socks5Proxy:
+    """A minimal SOCKS5 CONNECT proxy on 127.0.0.1 (no auth), standing in for Tor.
+
+    It records the host names it was asked to resolve: with ``socks5h://`` the client
+    must hand the name to the proxy rather than resolve it itself.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self.requested: list[str] = []
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while self.running:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        import threading
+
+        with client:
+            greeting = client.recv(2)
+            client.recv(greeting[1])
+            client.sendall(b"\x05\x00")
+            head = client.recv(4)
+            if head[3] == 3:  # a domain name: resolved here, as Tor would
+                host = client.recv(client.recv(1)[0]).decode()
+            else:
+                host = socket.inet_ntoa(client.recv(4))
+            port = int.from_bytes(client.recv(2), "big")
+            self.requested.append(host)
+            upstream = socket.create_connection(("127.0.0.1", port), timeout=30)
+            client.sendall(b"\x05\x00\x00\x01" + bytes(4) + b"\x00\x00")
+
+            def pump(src: socket.socket, dst: socket.socket) -> None:
+                try:
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                except OSError:
+                    pass
+                finally:
+                    dst.close()
+
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+            pump(client, upstream)
+
+    def close(self) -> None:
+        self.running = False
+        self.server.close()
+
+
+def test_push_and_pull_through_a_socks5h_proxy(world: World) -> None:
+    proxy = Socks5Proxy()
+    try:
+        ids = world.new_sealed_cases(1)
+        port = world.relay.url.rsplit(":", 1)[1]
+        # A name only the proxy can resolve, as with an onion service.
+        url = f"http://localhost:{port}"
+        via = f"socks5h://127.0.0.1:{proxy.port}"
+        pushed = world.reporter("sync", "push", "--to", url, "--proxy", via, "--json")
+        assert pushed.exit_code == 0, pushed.stderr
+        assert json.loads(pushed.stdout)["delivered"] == 1
+        pulled = world.coordinator("sync", "pull", "--from", url, "--proxy", via, "--json")
+        assert pulled.exit_code == 0, pulled.stderr
+        assert world.inbox_ids() == ids
+        assert proxy.requested and set(proxy.requested) == {"localhost"}
+    finally:
+        proxy.close()
