@@ -81,18 +81,29 @@ def list_attachments(vault: Vault, case_id: str) -> list[AttachmentRow]:
     return [AttachmentRow(*r) for r in rows]
 
 
-def iter_attachment(vault: Vault, attachment_id: str) -> Iterator[bytes]:
-    """Yield the attachment's bytes chunk by chunk (one chunk in memory at a time)."""
+# The two chunk tables: a reporter's attachments and a coordinator's received ones.
+_CHUNK_QUERIES = {
+    "attachment_chunks": "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?",
+    "inbox_chunks": "SELECT data FROM inbox_chunks WHERE attachment_id = ? AND seq = ?",
+}
+
+
+def iter_chunks(
+    vault: Vault, attachment_id: str, table: str = "attachment_chunks"
+) -> Iterator[bytes]:
+    """Yield a stored file chunk by chunk (one chunk in memory at a time)."""
+    query = _CHUNK_QUERIES[table]
     seq = 0
     while True:
-        row = vault.conn.execute(
-            "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?",
-            (attachment_id, seq),
-        ).fetchone()
+        row = vault.conn.execute(query, (attachment_id, seq)).fetchone()
         if row is None:
             return
         yield bytes(row[0])
         seq += 1
+
+
+def iter_attachment(vault: Vault, attachment_id: str) -> Iterator[bytes]:
+    return iter_chunks(vault, attachment_id, "attachment_chunks")
 
 
 class ChunkReader(io.RawIOBase):

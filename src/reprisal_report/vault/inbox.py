@@ -203,13 +203,6 @@ def attachments(vault: Vault, bundle_id: str) -> list[InboxAttachment]:
 
 
 def iter_chunks(vault: Vault, attachment_id: str) -> Iterator[bytes]:
-    seq = 0
-    while True:
-        row = vault.conn.execute(
-            "SELECT data FROM inbox_chunks WHERE attachment_id = ? AND seq = ?",
-            (attachment_id, seq),
-        ).fetchone()
-        if row is None:
-            return
-        yield bytes(row[0])
-        seq += 1
+    from reprisal_report.vault.attachments import iter_chunks as chunks
+
+    return chunks(vault, attachment_id, "inbox_chunks")
