@@ -397,3 +397,16 @@ def test_push_and_pull_through_a_socks5h_proxy(world: World) -> None:
         assert proxy.requested and set(proxy.requested) == {"localhost"}
     finally:
         proxy.close()
+
+
+def test_a_missing_bundle_file_fails_alone(world: World) -> None:
+    first, second = world.new_sealed_cases(2)
+    (world.reporter.home / "outbox" / f"{first}.rrb").unlink()
+    usb = world.dir / "usb2"
+    usb.mkdir()
+    result = world.reporter("sync", "push", "--to", str(usb), "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["delivered"] == 1
+    assert doc["failed"] == [{"id": first, "reason": "bundle file is missing from the outbox"}]
+    assert [p.stem for p in usb.iterdir()] == [second]

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reprisal_report.errors import InvalidInput, ReportError, VerificationError, WrongRole
+from reprisal_report.errors import (
+    InvalidInput,
+    NotFound,
+    RelayFailed,
+    ReportError,
+    VerificationError,
+    WrongRole,
+)
 from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.transport import folder as folder_transport
@@ -167,6 +174,9 @@ def push(
         for entry in pending:
             try:
                 folder_transport.deliver(box / f"{entry.bundle_id}.rrb", folder, entry.sha256)
+            except FileNotFoundError:
+                report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
+                continue
             except ReportError as exc:
                 report.fail(entry.bundle_id, exc)
                 continue
@@ -233,9 +243,15 @@ def _push_relay(
             done.clear()
 
         for entry in pending:
+            # One bad bundle (gone from the outbox, too large for this relay, refused)
+            # fails alone; an unreachable relay stops the run (RelayUnreachable).
             try:
-                receipt = client.upload((box / f"{entry.bundle_id}.rrb").read_bytes())
-            except VerificationError as exc:
+                data = (box / f"{entry.bundle_id}.rrb").read_bytes()
+                receipt = client.upload(data)
+            except FileNotFoundError:
+                report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
+                continue
+            except (VerificationError, RelayFailed) as exc:
                 report.fail(entry.bundle_id, exc)
                 continue
             done.append((entry, receipt))
