@@ -410,3 +410,19 @@ def test_a_missing_bundle_file_fails_alone(world: World) -> None:
     assert doc["delivered"] == 1
     assert doc["failed"] == [{"id": first, "reason": "bundle file is missing from the outbox"}]
     assert [p.stem for p in usb.iterdir()] == [second]
+
+
+def test_pull_refuses_plain_http_to_a_remote_host_unless_allowed(world: World) -> None:
+    result = world.coordinator("sync", "pull", "--from", "http://relay.example.org:8787")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"{ERR}refusing plain http to relay.example.org: the network would see this device's key id"
+    )
+    # 127.0.0.2 is not on the client's list of local hosts, yet stays on this machine.
+    # Refused without the flag; with it the client tries, and finds no relay there.
+    url = f"http://127.0.0.2:{free_port()}"
+    refused = world.coordinator("sync", "pull", "--from", url)
+    assert refused.exit_code == 2
+    allowed = world.coordinator("sync", "pull", "--from", url, "--allow-http")
+    assert allowed.exit_code == 1
+    assert "refusing plain http" not in allowed.stderr

@@ -104,15 +104,21 @@ def pull(
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch new bundles and import them (as 'inbox import')."""
+    from reprisal_report.cli.progress import count_progress
     from reprisal_report.workflows import delivery
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with (
+        open_vault(ctx, home, passphrase_file, "coordinator") as vault,
+        count_progress("collecting", None, enabled=not json_out) as advance,
+    ):
         report = delivery.pull(
             vault,
             resolve_home(ctx, home),
             from_,
             proxy=proxy,
             remove_after_import=remove_after_import,
+            on_bundle=advance,
+            allow_http=allow_http,
         )
     _finish(report, "imported", json_out)
 
