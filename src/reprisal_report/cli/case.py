@@ -94,7 +94,8 @@ def list_(
 
     with _open(ctx, home, passphrase_file) as vault:
         rows = reporter.list_cases(vault)
-        counts = {r.id: len(reporter.show_case(vault, r.id).attachments) for r in rows}
+        per_case = reporter.attachment_counts(vault)
+    counts = {r.id: per_case.get(r.id, 0) for r in rows}
     if json_out:
         emit_json(
             [

@@ -113,7 +113,6 @@ def pull(
     ):
         report = delivery.pull(
             vault,
-            resolve_home(ctx, home),
             from_,
             proxy=proxy,
             remove_after_import=remove_after_import,

@@ -91,22 +91,6 @@ def all_orgs(vault: Vault) -> list[PinnedOrg]:
     return [_load(r) for r in rows]
 
 
-def only_org(vault: Vault, org_id: str | None) -> PinnedOrg:
-    if org_id is not None:
-        return get(vault, org_id)
-    orgs = all_orgs(vault)
-    if not orgs:
-        raise UnknownOrg(
-            "this profile has not joined any org",
-            hint="'org join CARD --fingerprint FPR' (or 'org create' for a coordinator)",
-        )
-    if len(orgs) > 1:
-        from reprisal_report.errors import InvalidInput
-
-        raise InvalidInput("this profile knows several orgs; choose one with --org")
-    return orgs[0]
-
-
 def root_signing_key(vault: Vault, org_id: str) -> nacl.signing.SigningKey:
     seed = vault.get_secret(root_secret_name(org_id))
     if seed is None:

@@ -8,25 +8,16 @@ left alone, so pushing twice, or after a crash, delivers each bundle exactly onc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import secrets
 from pathlib import Path
 
 from reprisal_report.errors import NotFound, OperationalError
-from reprisal_report.vault.files import fsync_dir
+from reprisal_report.vault.files import file_sha256, fsync_dir
 
 CHUNK = 1024 * 1024
 SUFFIX = ".rrb"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def require_folder(folder: Path) -> None:

@@ -72,6 +72,11 @@ def store_attachment(
     return AttachmentRow(attachment_id, case_id, name, size, sha, original, metadata)
 
 
+def count_by_case(vault: Vault) -> dict[str, int]:
+    rows = vault.conn.execute("SELECT case_id, count(*) FROM attachments GROUP BY case_id")
+    return {str(case_id): int(n) for case_id, n in rows.fetchall()}
+
+
 def list_attachments(vault: Vault, case_id: str) -> list[AttachmentRow]:
     rows = vault.conn.execute(
         "SELECT id, case_id, name, size, sha256, original_sha256, metadata FROM attachments "

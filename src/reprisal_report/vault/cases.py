@@ -89,23 +89,47 @@ def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: st
     return int(row[0])
 
 
-def resolve_case_id(vault: Vault, ref: str) -> str:
+@dataclass(frozen=True)
+class _IdTable:
+    exact: str
+    prefix: str
+    missing: str
+    hint: str
+
+
+# Where case ids live: a reporter's own cases, and the cases a coordinator received.
+_ID_TABLES = {
+    "cases": _IdTable(
+        "SELECT id FROM cases WHERE id = ?",
+        "SELECT id FROM cases WHERE substr(id, 1, ?) = ?",
+        "no case {ref}",
+        "'reprisal-report case list' shows the case ids",
+    ),
+    "inbox": _IdTable(
+        "SELECT DISTINCT case_id FROM inbox_bundles WHERE case_id = ?",
+        "SELECT DISTINCT case_id FROM inbox_bundles WHERE substr(case_id, 1, ?) = ?",
+        "no received case {ref}",
+        "'reprisal-report triage list' shows them",
+    ),
+}
+
+
+def resolve_case_id(vault: Vault, ref: str, table: str = "cases") -> str:
     """Accept a full id or a unique prefix of at least six characters."""
+    where = _ID_TABLES[table]
     ref = ref.strip().lower()
     if not ref.isalnum():
         raise InvalidInput(f"not a case id: {ref!r}")
-    exact = vault.conn.execute("SELECT id FROM cases WHERE id = ?", (ref,)).fetchone()
+    exact = vault.conn.execute(where.exact, (ref,)).fetchone()
     if exact is not None:
         return str(exact[0])
     if len(ref) >= MIN_PREFIX:
-        rows = vault.conn.execute(
-            "SELECT id FROM cases WHERE substr(id, 1, ?) = ?", (len(ref), ref)
-        ).fetchall()
+        rows = vault.conn.execute(where.prefix, (len(ref), ref)).fetchall()
         if len(rows) == 1:
             return str(rows[0][0])
         if len(rows) > 1:
             raise InvalidInput(f"case id prefix {ref} is ambiguous", hint="give more characters")
-    raise NotFound(f"no case {ref}", hint="'reprisal-report case list' shows the case ids")
+    raise NotFound(where.missing.format(ref=ref), hint=where.hint)
 
 
 def get_case(vault: Vault, ref: str) -> CaseRow:

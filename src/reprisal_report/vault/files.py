@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from pathlib import Path
 
@@ -49,3 +50,12 @@ def shred_file(path: Path) -> None:
     finally:
         os.close(fd)
     path.unlink()
+
+
+def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:
+    """SHA-256 of a file, read in chunks (constant memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

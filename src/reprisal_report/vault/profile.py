@@ -117,15 +117,13 @@ def panic(paths: ProfilePaths) -> PanicReport:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
-    for folder in (paths.outbox, paths.home / "spool"):
-        if not folder.is_dir():
-            continue
-        for bundle in sorted(folder.iterdir()):
+    if paths.outbox.is_dir():
+        for bundle in sorted(paths.outbox.iterdir()):
             with contextlib.suppress(OSError):
                 bundle.unlink()
-                removed.append(f"{folder.name}/{bundle.name}")
+                removed.append(f"outbox/{bundle.name}")
         with contextlib.suppress(OSError):
-            folder.rmdir()
+            paths.outbox.rmdir()
     fsync_dir(paths.home)
     with contextlib.suppress(OSError):
         paths.home.rmdir()

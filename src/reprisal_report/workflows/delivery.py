@@ -277,7 +277,6 @@ def _push_relay(
 
 def pull(
     vault: Vault,
-    home: Path,
     source: str,
     *,
     proxy: str | None = None,

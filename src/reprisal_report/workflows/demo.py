@@ -101,7 +101,7 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
             pushed = delivery.push(r, r_home, str(usb))
             say(f"carried {pushed.done} bundle(s) to the USB stick folder")
         with profile.open_profile(c_home, coord_pass) as c:
-            pulled = delivery.pull(c, c_home, str(usb))
+            pulled = delivery.pull(c, str(usb))
             rows = triage.list_cases(c, status=None, country=None, risk=None)
         say(
             f"coordinator verified and imported {pulled.done} bundle(s); triage lists "

@@ -7,7 +7,6 @@ transaction is rolled back, so nothing of a bad bundle is ever stored (STYLE.md 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import secrets
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from reprisal_report.identity.orgcard import OrgCard
 from reprisal_report.model.case import validate_case
 from reprisal_report.vault import inbox
 from reprisal_report.vault.cases import record_event, utc_now
+from reprisal_report.vault.files import file_sha256
 from reprisal_report.vault.store import Vault
 
 BUNDLE_SUFFIX = ".rrb"
@@ -71,17 +71,15 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return found
 
 
-class _HashingReader:
-    """Hashes the ciphertext as age reads it, and reports progress."""
+class _ProgressReader:
+    """Reports how much ciphertext age has read (the file was hashed beforehand)."""
 
     def __init__(self, handle: Any, on_bytes: Callable[[int], None] | None) -> None:
         self.handle = handle
-        self.digest = hashlib.sha256()
         self.on_bytes = on_bytes
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.handle.read(size)
-        self.digest.update(data)
         if self.on_bytes is not None and data:
             self.on_bytes(len(data))
         return data
@@ -107,14 +105,6 @@ class _StagingSink:
 
     def on_attachment_end(self) -> None:
         self.writer.end()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _author_key(card: OrgCard, opened: OpenedBundle) -> bytes:
@@ -164,7 +154,7 @@ def _verify_and_store(
         with path.open("rb") if data is None else io.BytesIO(data) as handle:
             # 1-2: the age layer and the container (attachments staged, unverified).
             opened = open_bundle(
-                _HashingReader(handle, on_bytes),
+                _ProgressReader(handle, on_bytes),
                 identities=[identity],
                 sink=_StagingSink(writer),
             )
@@ -232,7 +222,7 @@ def _verify_and_store(
 def import_bundle(
     vault: Vault, path: Path, on_bytes: Callable[[int], None] | None = None
 ) -> ImportOutcome:
-    sha = _file_sha256(path)
+    sha = file_sha256(path)
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         return ImportOutcome(

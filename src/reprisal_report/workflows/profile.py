@@ -71,13 +71,8 @@ def unlock(home: Path, passphrase: str, *roles: str) -> Vault:
 @contextlib.contextmanager
 def open_profile(home: Path, passphrase: str, *roles: str) -> Iterator[Vault]:
     """Unlock the profile; if ``roles`` are given, refuse any other role."""
-    vault = vault_profile.unlock_profile(ProfilePaths(home), passphrase)
-    try:
-        if roles:
-            require_role(vault, *roles)
+    with unlock(home, passphrase, *roles) as vault:
         yield vault
-    finally:
-        vault.close()
 
 
 def require_role(vault: Vault, *roles: str) -> str:

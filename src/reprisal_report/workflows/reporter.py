@@ -11,7 +11,12 @@ from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.model.case import parse_case_bytes, validate_case
 from reprisal_report.sanitize import prepare_attachment
 from reprisal_report.vault import cases as case_store
-from reprisal_report.vault.attachments import AttachmentRow, list_attachments, store_attachment
+from reprisal_report.vault.attachments import (
+    AttachmentRow,
+    count_by_case,
+    list_attachments,
+    store_attachment,
+)
 from reprisal_report.vault.cases import CaseRow
 from reprisal_report.vault.store import Vault
 
@@ -90,6 +95,11 @@ def complete_case(vault: Vault, case_id: str, record: dict[str, Any]) -> None:
 
 def list_cases(vault: Vault) -> list[CaseRow]:
     return case_store.list_cases(vault)
+
+
+def attachment_counts(vault: Vault) -> dict[str, int]:
+    """Attachments per case id (cases without any are absent)."""
+    return count_by_case(vault)
 
 
 def show_case(vault: Vault, ref: str) -> CaseView:

@@ -9,20 +9,12 @@ from typing import Any
 
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.vault import inbox
+from reprisal_report.vault.cases import resolve_case_id
 from reprisal_report.vault.files import fsync_dir
 
 
 def _resolve(vault: Any, ref: str) -> str:
-    ref = ref.strip().lower()
-    ids = sorted({b.case_id for b in inbox.latest_bundles(vault)})
-    if ref in ids:
-        return ref
-    matches = [i for i in ids if len(ref) >= 6 and i.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise InvalidInput(f"case id prefix {ref} is ambiguous", hint="give more characters")
-    raise NotFound(f"no received case {ref}", hint="'reprisal-report triage list' shows them")
+    return resolve_case_id(vault, ref, "inbox")
 
 
 def _summary(vault: Any, bundle: inbox.InboxBundle) -> dict[str, Any]:
