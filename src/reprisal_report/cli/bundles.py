@@ -188,7 +188,10 @@ def attachment(
 
     with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
         written = triage.write_attachments(vault, case_id, out)
-    warn(f"{len(written)} attachment(s) now exist as PLAINTEXT outside the vault in {out}")
+    if written:
+        warn(f"{len(written)} attachment(s) now exist as PLAINTEXT outside the vault in {out}")
+    elif not json_out:
+        info("this case has no attachments; nothing was written")
     if json_out:
         emit_json(
             {"written": [{"name": w.name, "path": str(w.path), "size": w.size} for w in written]}
