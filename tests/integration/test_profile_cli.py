@@ -194,4 +194,4 @@ def test_demo_runs_the_whole_flow(make_cli: Callable[[str], Cli], tmp_path: Path
     doc = json.loads(result.stdout)
     assert any("GPS and serial were stripped (stripped:jpeg)" in s for s in doc["steps"])
     assert any("verified and imported 1 bundle(s)" in s for s in doc["steps"])
-    assert not (tmp_path / "demo" / "reporter").exists()  # panic removed it
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["usb-stick"]

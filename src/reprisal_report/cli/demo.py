@@ -11,7 +11,9 @@ from reprisal_report.cli.output import emit_json, info
 
 DirOpt = Annotated[
     Path | None,
-    typer.Option("--dir", help="Keep the demo profiles in DIR (default: a temporary dir)."),
+    typer.Option(
+        "--dir", help="Work in DIR and keep the USB-stick folder there (default: a temporary dir)."
+    ),
 ]
 
 

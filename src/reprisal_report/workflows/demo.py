@@ -115,6 +115,9 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
             f"reporter panic: key destroyed in {report.key_destroyed_seconds * 1000:.1f} ms, "
             f"profile removed in {report.seconds:.3f} s"
         )
+        # Nobody knows the random passphrases: leave no profile that cannot be opened.
+        profile.panic(c_home)
+        say("coordinator profile destroyed too; only the USB-stick folder (ciphertext) remains")
         say("not shown here: the relay ('relay serve', 'sync push --to URL'); see docs/relay.md")
         return {
             "case_id": case_id,
