@@ -1,9 +1,9 @@
 """The 124 C2SP/CCTV age vectors through ``bundle.age_layer`` (and so through pyrage).
 
-Source and licence: ``../shared/vectors/age/SOURCE.md``. Each vector's ``expect`` maps
-to the BundleError subclass our wrapper must raise; ``payload`` is the SHA-256 of all
-plaintext released, checked on success **and** on payload failure (age releases
-authenticated chunks before it finds the fault, which is why callers stage output).
+Source and licence: ``tests/vectors/age/SOURCE.md`` (vendored, unchanged). Each
+vector's ``expect`` maps to the BundleError subclass our wrapper must raise; ``payload``
+is the SHA-256 of all plaintext released, checked on success **and** on payload failure
+(age releases authenticated chunks before it finds the fault, which is why callers stage output).
 
 Upstream allows aliasing failure kinds an API cannot tell apart; ours are:
 
@@ -42,9 +42,7 @@ from reprisal_report.errors import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "vectors" / "age"
-LOCAL = Path(__file__).resolve().parent / "age"
-VECTOR_DIR = SHARED if SHARED.is_dir() else LOCAL
+VECTOR_DIR = Path(__file__).resolve().parent / "age"
 KNOWN_KEYS = {
     "expect",
     "payload",
