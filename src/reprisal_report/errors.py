@@ -173,6 +173,15 @@ class AttachmentMalformed(InvalidInput):
     """A file that claims a media type by its magic bytes but is broken or truncated."""
 
 
+class UnsafeAttachmentName(InvalidInput):
+    """An attachment name that could hide, disguise or misplace the file (a leading dot,
+    a bidi override, a control character, a path separator)."""
+
+
+class ProfileBusy(OperationalError):
+    """Another ``reprisal-report`` process holds this profile's write lock."""
+
+
 # --- relay ----------------------------------------------------------------------------
 # Raised by ``relay/`` (the server) and ``transport/relay_client.py`` (its client).
 
