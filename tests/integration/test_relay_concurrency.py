@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from reprisal_report.relay.receipts import Receipt, check_consistency, verify_receipt
+from reprisal_report.protocol.receipts import Receipt, check_consistency, verify_receipt
 from tests.integration.relay_fixtures import TestOrg, make_relay_dir, start_relay_process
 
 CLIENTS = 20

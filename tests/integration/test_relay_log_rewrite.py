@@ -13,8 +13,8 @@ import hashlib
 import pytest
 
 from reprisal_report.errors import LogInconsistent, RelayAnswerInvalid
-from reprisal_report.relay.merkle import MerkleTree, verify_inclusion
-from reprisal_report.relay.receipts import check_consistency, verify_receipt
+from reprisal_report.protocol.merkle import MerkleTree, verify_inclusion
+from reprisal_report.protocol.receipts import check_consistency, verify_receipt
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
     RunningRelay,
     bundle,

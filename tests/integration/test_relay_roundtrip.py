@@ -25,9 +25,9 @@ from reprisal_report.errors import (
     RelayUnreachable,
 )
 from reprisal_report.identity import idcard
+from reprisal_report.protocol.receipts import Receipt, check_consistency, verify_receipt
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.keys import KEY_FILE, init_relay, load_relay_key
-from reprisal_report.relay.receipts import Receipt, check_consistency, verify_receipt
 from reprisal_report.relay.service import RelayService
 from reprisal_report.transport.relay_client import RelayClient, find_relay_key
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from reprisal_report.transport.requests_auth import sign_request
+from reprisal_report.protocol.requests_auth import sign_request
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
     Device,
     RunningRelay,

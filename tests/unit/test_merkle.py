@@ -13,8 +13,8 @@ import hashlib
 
 import pytest
 
-from reprisal_report.relay import merkle
-from reprisal_report.relay.merkle import (
+from reprisal_report.protocol import merkle
+from reprisal_report.protocol.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     consistency_proof,

@@ -25,7 +25,7 @@ import nacl.signing
 from reprisal_report.errors import LogInconsistent, RelayAnswerInvalid
 from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER, canonical_json
-from reprisal_report.relay import merkle
+from reprisal_report.protocol import merkle
 
 STH_DOMAIN = b"reprisal-report/relay-sth/1\x00"
 # A proof has one hash per tree level; 64 levels outgrow any log this relay can hold.

@@ -35,10 +35,10 @@ from reprisal_report.errors import (
 from reprisal_report.identity.encoding import MAX_CARD_BYTES
 from reprisal_report.identity.orgcard import Member
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER
+from reprisal_report.protocol.requests_auth import HEADERS
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.log import LogEntry
 from reprisal_report.relay.service import RelayService
-from reprisal_report.transport.requests_auth import HEADERS
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import BinaryIO
 
 from reprisal_report.errors import RelayRequestRejected
 from reprisal_report.identity.orgcard import Member
+from reprisal_report.protocol.requests_auth import parse_headers, verify_signature
 from reprisal_report.relay.members import OrgMembers
-from reprisal_report.transport.requests_auth import parse_headers, verify_signature
 from reprisal_report.vault.files import atomic_write
 
 _JOURNAL_LINE = re.compile(rb"([0-9]{1,12}) ([0-9a-f]{32})")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reprisal_report.errors import InvalidInput
-from reprisal_report.transport.requests_auth import MAX_SKEW_SECONDS
+from reprisal_report.protocol.requests_auth import MAX_SKEW_SECONDS
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

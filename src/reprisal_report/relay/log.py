@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprisal_report.errors import RelaySetupError
-from reprisal_report.relay.merkle import MerkleTree
+from reprisal_report.protocol.merkle import MerkleTree
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (

@@ -24,12 +24,12 @@ from pathlib import Path
 from reprisal_report.errors import RelayRequestRejected, RelaySetupError
 from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.orgcard import Member, SignedCard
+from reprisal_report.protocol.receipts import Receipt, SignedTreeHead, TreeHead, sign_tree_head
 from reprisal_report.relay.auth import Authenticator, NonceStore
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.keys import load_relay_key
 from reprisal_report.relay.log import BundleLog, LogEntry
 from reprisal_report.relay.members import OrgMembers
-from reprisal_report.relay.receipts import Receipt, SignedTreeHead, TreeHead, sign_tree_head
 from reprisal_report.relay.storage import BundleStore, IncomingBundle
 
 logger = logging.getLogger(__name__)

@@ -41,23 +41,16 @@ from reprisal_report.errors import (
 from reprisal_report.identity.fingerprint import key_id as key_id_of
 from reprisal_report.identity.orgcard import OrgCard
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER
-from reprisal_report.relay.receipts import (
+from reprisal_report.protocol.receipts import (
     Receipt,
     SignedTreeHead,
-    check_consistency,
     check_inclusion,
     verify_receipt,
     verify_tree_head,
 )
-from reprisal_report.transport.requests_auth import sign_request
+from reprisal_report.protocol.requests_auth import sign_request
 
-__all__ = [
-    "BundleEntry",
-    "RelayClient",
-    "check_consistency",
-    "find_relay_key",
-    "verify_receipt",
-]
+__all__ = ["BundleEntry", "RelayClient", "find_relay_key"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # JSON answers are small (a page of the bundle list is the largest); cap what we read.

@@ -32,7 +32,7 @@ from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
 if TYPE_CHECKING:
-    from reprisal_report.relay.receipts import SignedTreeHead
+    from reprisal_report.protocol.receipts import SignedTreeHead
     from reprisal_report.transport.relay_client import RelayClient
 
 PURGE_SETTING = "purge_after_delivery"
@@ -126,7 +126,7 @@ def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClien
 
 def _check_log(vault: Vault, client: RelayClient, relay_key: bytes | None) -> SignedTreeHead:
     """Fetch the tree head and prove it extends the last one this profile saw."""
-    from reprisal_report.relay.receipts import (
+    from reprisal_report.protocol.receipts import (
         SignedTreeHead,
         check_consistency,
         verify_tree_head,
