@@ -41,6 +41,7 @@ from typing import Any, BinaryIO, Final, Protocol
 from reprisal_report.bundle.padding import padme
 from reprisal_report.bundle.strictjson import load_canonical
 from reprisal_report.errors import AttachmentChanged, BundleMalformed, SealInputInvalid
+from reprisal_report.model import filenames
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER, canonical_json
 
 MAGIC: Final = b"RRB\x00\x01"
@@ -56,7 +57,7 @@ SIGNATURE_BYTES: Final = 64
 MAX_ATTACHMENT_HEADER_BYTES: Final = 64 * 1024
 MAX_ATTACHMENTS: Final = 10_000
 MAX_ATTACHMENT_SIZE: Final = MAX_SAFE_INTEGER  # sizes travel in JSON
-MAX_NAME_BYTES: Final = 255
+MAX_NAME_BYTES: Final = filenames.MAX_NAME_BYTES
 CHUNK_SIZE: Final = 64 * 1024
 
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
@@ -104,25 +105,10 @@ def padding_length(before_padding: int) -> int:
 def attachment_name_problem(name: object) -> str | None:
     """Why ``name`` cannot be an attachment name in a bundle, or None if it can.
 
-    Names travel to the coordinator, who may write attachments to disk under them,
-    so anything that could steer a path or a terminal is refused. The reason never
-    quotes the name: it is case content.
+    The one rule of ``model.filenames``, shared with ``case attach`` and
+    ``triage attachment``. The reason never quotes the name: it is case content.
     """
-    if not isinstance(name, str):
-        return "is not text"
-    if not name:
-        return "is empty"
-    try:
-        encoded = name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid unicode"
-    if len(encoded) > MAX_NAME_BYTES:
-        return f"is longer than {MAX_NAME_BYTES} bytes"
-    if name in {".", ".."} or "/" in name or "\\" in name:
-        return "is a path, not a file name"
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
-        return "contains a control character"
-    return None
+    return filenames.attachment_name_problem(name)
 
 
 @dataclass(frozen=True)

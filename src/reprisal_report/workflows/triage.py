@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.model.filenames import safe_file_name
 from reprisal_report.vault import inbox
 from reprisal_report.vault.cases import resolve_case_id
 from reprisal_report.vault.files import fsync_dir
@@ -78,12 +79,18 @@ class WrittenFile:
 
 
 def _target_names(names: list[str]) -> list[str]:
-    """Safe, distinct base names: a bundle may carry two files with the same name."""
+    """Safe, distinct file names: a bundle may carry two files with the same name.
+
+    Every name passes the attachment-name rule of ``model.filenames`` again here,
+    whatever the import checked: a name that could hide the file (``.bash_profile``
+    written into a home folder runs at the next login), read as an option, or show
+    other than it is (bidi overrides, control characters) or name a path becomes
+    ``attachment-<n>`` with its plain extension.
+    """
     used: set[str] = set()
     out: list[str] = []
     for index, name in enumerate(names, start=1):
-        base = Path(name).name or f"attachment-{index}"
-        candidate = base
+        candidate = base = safe_file_name(name, index)
         while candidate in used:
             candidate = f"{index}-{base}"
             index += len(names)
