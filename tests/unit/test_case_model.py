@@ -108,11 +108,15 @@ def test_vocabulary_file_shape() -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["version"] == 1
     assert "_note" in data
+    # HURIDOCS keys: see tests/unit/test_vocabulary_huridocs.py.
+    mapped = {"label", "huridocs", "huridocs_reason", "huridocs_intent"}
     for term, info in data["acts"].items():
-        assert set(info) == {"label", "huridocs"}, term
-        assert info["huridocs"] is None or isinstance(info["huridocs"], str)
+        assert {"label", "huridocs"} <= set(info) <= mapped, term
     for kind in VOCAB_KINDS:
-        if kind != "acts":
+        if kind in ("perpetrator_types", "victim_kinds"):
+            required = {"term", "label", "huridocs"}
+            assert all(required <= set(e) <= mapped | {"term"} for e in data[kind]), kind
+        elif kind != "acts":
             assert all(set(entry) == {"term", "label"} for entry in data[kind]), kind
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import (
     InvalidInput,
     NotFound,
@@ -24,10 +25,13 @@ from reprisal_report.errors import (
     WrongRole,
 )
 from reprisal_report.identity import pinning
+from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.transport import folder as folder_transport
+from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.cases import record_event
+from reprisal_report.vault.lock import profile_lock
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
@@ -49,6 +53,11 @@ class DeliveryReport:
     failed: list[dict[str, str]] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Pull: every bundle not imported and not failed, with why (``{"id", "reason"}``).
+    skipped_entries: list[dict[str, str]] = field(default_factory=list)
+    # Bundles left pending because they are addressed to another org than the one this
+    # destination serves (push only).
+    pending: int = 0
     # The worst exit code among failures (0 when none).
     exit_code: int = 0
 
@@ -77,14 +86,18 @@ def set_purge(vault: Vault, enabled: bool) -> None:
         vault.set_meta(PURGE_SETTING, "on" if enabled else "off")
 
 
-def purge_case(vault: Vault, case_id: str, bundle_id: str) -> None:
-    """Keep only a stub (case id, bundle id, receipt): the plaintext leaves the device."""
+def purge_case(vault: Vault, entry: outbox.OutboxEntry) -> bool:
+    """Keep only a stub (case id, bundle id, receipt): the plaintext leaves the device.
+
+    Only what the delivered bundle holds is purged: the case must still be at the
+    revision that was sealed into it (an edit or a new attachment bumps the revision)
+    and that bundle must be its latest. A case with unsealed changes is kept whole and
+    False is returned.
+    """
     with vault.transaction():
-        vault.conn.execute("DELETE FROM attachments WHERE case_id = ?", (case_id,))
-        vault.conn.execute(
-            "UPDATE cases SET record = '{}', state = 'purged' WHERE id = ?", (case_id,)
+        return case_store.purge_if_unchanged(
+            vault, entry.case_id, entry.bundle_id, entry.case_revision
         )
-        record_event(vault, case_id, "purged", {"bundle_id": bundle_id})
 
 
 # --- relay plumbing ----------------------------------------------------------------------
@@ -139,6 +152,10 @@ def _check_log(vault: Vault, client: RelayClient, relay_key: bytes | None) -> Si
     stored = vault.get_meta(name)
     if stored is not None:
         old = SignedTreeHead.from_json(json.loads(stored))
+        if old.tree_size > new.tree_size:
+            # No proof can exist (the relay would refuse to make one): this is a log
+            # that lost entries, a verification failure, not a refused request.
+            check_consistency(old, new, [], relay_public_key=relay_key)
         if old.tree_size > 0:
             proof = client.consistency(old.tree_size, new.tree_size)
             check_consistency(old, new, proof, relay_public_key=relay_key)
@@ -158,42 +175,109 @@ def push(
     proxy: str | None = None,
     on_bundle: Callable[[str], None] | None = None,
     allow_http: bool = False,
+    org_id: str | None = None,
 ) -> DeliveryReport:
+    """Deliver pending bundles to a relay or a folder.
+
+    A relay gets only the bundles addressed to an org whose pinned card enrols that
+    relay's key; a folder gets every pending bundle when they are all for one org (or
+    those of ``org_id``). Bundles for other orgs stay pending and are counted.
+    """
     if vault.get_meta("role") != "reporter":
         raise WrongRole("sync push is for reporter profiles")
-    report = DeliveryReport()
-    pending = outbox.entries(vault, "pending")
-    report.skipped = len(outbox.entries(vault)) - len(pending)
-    box = ProfilePaths(home).outbox
-    if is_url(target):
-        check_transport_security(target, allow_http)
-        _push_relay(vault, box, target, proxy, pending, report, on_bundle)
+    if org_id is not None:
+        pinning.get(vault, org_id)  # NotFound for an org this profile has not joined
+    with profile_lock(home):
+        report = DeliveryReport()
+        pending = outbox.entries(vault, "pending")
+        report.skipped = len(outbox.entries(vault)) - len(pending)
+        box = ProfilePaths(home).outbox
+        if is_url(target):
+            check_transport_security(target, allow_http)
+            _push_relay(vault, box, target, proxy, pending, report, on_bundle, org_id)
+        else:
+            folder = Path(target)
+            folder_transport.require_folder(folder)
+            _push_folder(
+                vault, box, folder, _for_folder(pending, org_id, report), report, on_bundle
+            )
+        return report
+
+
+def _hold(
+    entries: list[outbox.OutboxEntry], keep: set[str], report: DeliveryReport
+) -> list[outbox.OutboxEntry]:
+    """The entries addressed to ``keep``; the others stay pending and are counted."""
+    chosen = [e for e in entries if e.org_id in keep]
+    report.pending += len(entries) - len(chosen)
+    return chosen
+
+
+def _for_folder(
+    pending: list[outbox.OutboxEntry], org_id: str | None, report: DeliveryReport
+) -> list[outbox.OutboxEntry]:
+    if org_id is not None:
+        chosen = _hold(pending, {org_id}, report)
     else:
-        folder = Path(target)
-        folder_transport.require_folder(folder)
-        for entry in pending:
-            try:
-                folder_transport.deliver(box / f"{entry.bundle_id}.rrb", folder, entry.sha256)
-            except FileNotFoundError:
-                report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
-                continue
-            except ReportError as exc:
-                report.fail(entry.bundle_id, exc)
-                continue
-            with vault.transaction():
-                outbox.mark_delivered(vault, entry.bundle_id, None)
-                record_event(
-                    vault,
-                    entry.case_id,
-                    "delivered",
-                    {"bundle_id": entry.bundle_id, "to": "folder"},
-                )
-            report.done += 1
-            if on_bundle is not None:
-                on_bundle(entry.bundle_id)
-        if pending:
-            report.notes.append("a folder gives no receipt: the local copies are kept")
-    return report
+        orgs = {e.org_id for e in pending}
+        if len(orgs) > 1:
+            # A folder goes to one org's coordinator; marking another org's bundles
+            # delivered there would keep them from ever reaching their own org.
+            raise InvalidInput(
+                f"the pending bundles are addressed to {len(orgs)} orgs; "
+                "a folder is delivered to one org",
+                hint="name the org the folder is for ('reprisal-report org show' lists them)",
+            )
+        chosen = pending
+    if report.pending:
+        report.notes.append(f"{report.pending} bundle(s) for other orgs stay pending in the outbox")
+    return chosen
+
+
+def _push_folder(
+    vault: Vault,
+    box: Path,
+    folder: Path,
+    pending: list[outbox.OutboxEntry],
+    report: DeliveryReport,
+    on_bundle: Callable[[str], None] | None,
+) -> None:
+    for entry in pending:
+        try:
+            folder_transport.deliver(box / f"{entry.bundle_id}.rrb", folder, entry.sha256)
+        except FileNotFoundError:
+            report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
+            continue
+        except ReportError as exc:
+            report.fail(entry.bundle_id, exc)
+            continue
+        with vault.transaction():
+            outbox.mark_delivered(vault, entry.bundle_id, None)
+            record_event(
+                vault,
+                entry.case_id,
+                "delivered",
+                {"bundle_id": entry.bundle_id, "to": "folder"},
+            )
+        report.done += 1
+        if on_bundle is not None:
+            on_bundle(entry.bundle_id)
+    if pending:
+        report.notes.append("a folder gives no receipt: the local copies are kept")
+
+
+def _relay_orgs(vault: Vault, relay_key: bytes | None) -> set[str]:
+    """The joined orgs whose pinned card enrols (and has not revoked) this relay key."""
+    from reprisal_report.transport.relay_client import find_relay_key
+
+    if relay_key is None:
+        return set()
+    relay_id = key_id(relay_key)
+    return {
+        org.org_id
+        for org in pinning.all_orgs(vault)
+        if find_relay_key(org.signed.card, relay_id) is not None
+    }
 
 
 def _push_relay(
@@ -204,14 +288,33 @@ def _push_relay(
     pending: list[outbox.OutboxEntry],
     report: DeliveryReport,
     on_bundle: Callable[[str], None] | None,
+    org_id: str | None = None,
 ) -> None:
     client, relay_key = _relay_client(vault, url, proxy)
     try:
         _check_log(vault, client, relay_key)
+        orgs = _relay_orgs(vault, relay_key)
         if relay_key is None:
+            joined = {org.org_id for org in pinning.all_orgs(vault)}
+            if len(joined) == 1:
+                # One org only: the relay can be serving nobody else's bundles.
+                orgs = joined
+                report.notes.append(
+                    "the relay's key is not in any org card: its receipts cannot be "
+                    "verified, so nothing is purged"
+                )
+            else:
+                report.notes.append(
+                    "the relay's key is not in any org card and this profile has joined "
+                    "several orgs: no bundle is sent to it"
+                )
+        if org_id is not None:
+            orgs &= {org_id}
+        pending = _hold(pending, orgs, report)
+        if report.pending:
             report.notes.append(
-                "the relay's key is not in any org card: its receipts cannot be verified, "
-                "so nothing is purged"
+                f"{report.pending} bundle(s) for orgs this relay does not serve stay "
+                "pending in the outbox"
             )
         purge = purge_enabled(vault) and relay_key is not None
         done: list[tuple[outbox.OutboxEntry, Any]] = []
@@ -254,6 +357,7 @@ def _push_relay(
             except (VerificationError, RelayFailed) as exc:
                 report.fail(entry.bundle_id, exc)
                 continue
+            crash_point("push.after-upload")
             done.append((entry, receipt))
             if len(done) >= BATCH:
                 commit()
@@ -262,11 +366,19 @@ def _push_relay(
             # Purge only once the log after these uploads extends the one seen before:
             # a relay caught rewriting its log in this run gets no plaintext purged.
             _check_log(vault, client, relay_key)
+        crash_point("push.before-purge")
+        purged: list[outbox.OutboxEntry] = []
         with vault.transaction():
             for entry in purgeable:
-                purge_case(vault, entry.case_id, entry.bundle_id)
-                report.purged.append(entry.case_id)
-        for entry in purgeable:
+                if purge_case(vault, entry):
+                    purged.append(entry)
+                    report.purged.append(entry.case_id)
+                elif case_store.get_case(vault, entry.case_id).needs_sealing:
+                    report.notes.append(
+                        f"case {entry.case_id} changed after it was sealed: it was kept on "
+                        "this device; seal it again to deliver the changes"
+                    )
+        for entry in purged:
             (box / f"{entry.bundle_id}.rrb").unlink(missing_ok=True)
     finally:
         client.close()
@@ -302,32 +414,110 @@ def pull(
     client, relay_key = _relay_client(vault, source, proxy)
     try:
         _check_log(vault, client, relay_key)
-        waiting = [e for e in client.list(-1) if not e.acknowledged]
-        for start in range(0, len(waiting), BATCH):
-            collected: list[str] = []
-            # Each import is a savepoint inside the batch: a bad bundle leaves nothing.
-            with vault.transaction():
-                for entry in waiting[start : start + BATCH]:
-                    outcome = _pull_one(vault, client, entry.sha256)
-                    _count(report, outcome)
-                    if outcome.status in ("imported", "duplicate"):
-                        collected.append(entry.sha256)
-            # Acknowledged only once the imports are committed.
-            for sha256 in collected:
-                client.ack(sha256)
-                if on_bundle is not None:
-                    on_bundle(sha256[:16])
+        _pull_relay(vault, client, report, on_bundle)
     finally:
         client.close()
     return report
+
+
+# Import failures a newer org card can cure (unknown device or org, expired card) keep
+# the bundle on the relay, unacknowledged, for the next pull. Any other failure is a
+# property of the bytes (tampered, malformed, not addressed to this coordinator,
+# replayed, from a revoked key...): the bundle is quarantined (see docs/relay.md).
+QUARANTINE_PREFIX = "quarantine:"
+CURSOR_PREFIX = "relay-cursor:"
+
+
+def _pull_relay(
+    vault: Vault,
+    client: RelayClient,
+    report: DeliveryReport,
+    on_bundle: Callable[[str], None] | None,
+) -> None:
+    """Collect what this coordinator has not acknowledged yet, oldest first.
+
+    Acknowledgements are per coordinator: acknowledging tells the relay that this
+    coordinator has the bundle; the relay deletes the bytes only when every active
+    coordinator has. A cursor (the highest log index up to which every entry is
+    settled for this profile) keeps later pulls from listing the whole log again and
+    from reporting the same skipped entry twice.
+    """
+    from reprisal_report.errors import CardExpired, UnknownDevice, UnknownOrg
+
+    retried = (UnknownDevice, UnknownOrg, CardExpired)
+    cursor_name = f"{CURSOR_PREFIX}{client.base_url}"
+    cursor = int(vault.get_meta(cursor_name) or "-1")
+    listed = client.list(cursor)
+    settled: set[str] = set()
+    waiting = []
+    for entry in listed:
+        if entry.acknowledged:
+            settled.add(entry.sha256)
+        elif not entry.held:
+            settled.add(entry.sha256)
+            report.skipped += 1
+            report.skipped_entries.append(
+                {
+                    "id": entry.sha256[:16],
+                    "reason": "the relay deleted it before this coordinator collected it"
+                    " (its retention period ended)",
+                }
+            )
+        else:
+            waiting.append(entry)
+    for start in range(0, len(waiting), BATCH):
+        collected: list[str] = []
+        # Each import is a savepoint inside the batch: a bad bundle leaves nothing.
+        with vault.transaction():
+            for entry in waiting[start : start + BATCH]:
+                outcome = _pull_one(vault, client, entry.sha256)
+                _count(report, outcome)
+                if outcome.status in ("imported", "duplicate"):
+                    collected.append(entry.sha256)
+                elif outcome.error is not None and not isinstance(outcome.error, retried):
+                    _quarantine(vault, entry.sha256, client.base_url, outcome.error)
+                    report.notes.append(
+                        f"bundle {entry.sha256[:16]} was quarantined: it is acknowledged"
+                        " and will not be fetched again"
+                    )
+                    collected.append(entry.sha256)
+        # Acknowledged only once the imports (or quarantine records) are committed.
+        for sha256 in collected:
+            client.ack(sha256)
+            settled.add(sha256)
+            if on_bundle is not None:
+                on_bundle(sha256[:16])
+    new_cursor = cursor
+    for entry in listed:
+        if entry.sha256 not in settled:
+            break
+        new_cursor = entry.index
+    if new_cursor != cursor:
+        with vault.transaction():
+            vault.set_meta(cursor_name, str(new_cursor))
+
+
+def _quarantine(vault: Vault, sha256: str, source: str, error: ReportError) -> None:
+    """Record locally that these bytes failed to import and why (no bytes are kept)."""
+    from reprisal_report import clock
+
+    record = {"reason": error.message, "from": source, "at": clock.now().isoformat()}
+    vault.set_meta(f"{QUARANTINE_PREFIX}{sha256}", json.dumps(record, sort_keys=True))
 
 
 def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
     from reprisal_report.vault.inbox import find_by_sha256
     from reprisal_report.workflows import inbox
 
-    if find_by_sha256(vault, sha256) is not None:
-        return inbox.ImportOutcome(path=Path(sha256), status="duplicate")
+    known = find_by_sha256(vault, sha256)
+    if known is not None:
+        return inbox.ImportOutcome(
+            path=Path(sha256[:16]),
+            status="duplicate",
+            bundle_id=known.bundle_id,
+            case_id=known.case_id,
+            reason="already imported; nothing changed",
+        )
     # fetch() checked the bytes against the hash; bundles are capped (64 MiB by default).
     return inbox.import_fetched(vault, client.fetch(sha256), sha256, sha256[:16])
 
@@ -337,6 +527,12 @@ def _count(report: DeliveryReport, outcome: Any) -> None:
         report.done += 1
     elif outcome.status == "duplicate":
         report.skipped += 1
+        report.skipped_entries.append(
+            {
+                "id": outcome.bundle_id or outcome.path.name,
+                "reason": outcome.reason or "already imported; nothing changed",
+            }
+        )
     elif outcome.error is not None:
         report.fail(outcome.bundle_id or outcome.path.name, outcome.error)
 
