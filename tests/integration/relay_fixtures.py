@@ -80,10 +80,20 @@ class TestOrg:
 
     __test__ = False  # not a test class, despite the name
 
-    def __init__(self, relay_card: bytes, *, reporters: int = 3, org_id: str = "org-relay-test"):
+    def __init__(
+        self,
+        relay_card: bytes,
+        *,
+        reporters: int = 3,
+        coordinators: int = 1,
+        org_id: str = "org-relay-test",
+    ):
         self.org_id = org_id
         self.root = nacl.signing.SigningKey.generate()
-        self.coordinator = new_device("coordinator", "coordinator")
+        self.coordinators = [
+            new_device("coordinator", f"coordinator {i}") for i in range(coordinators)
+        ]
+        self.coordinator = self.coordinators[0]
         self.reporters = [new_device("reporter", f"reporter {i}") for i in range(reporters)]
         self.auditor = new_device("auditor", "auditor")
         identity = idcard.parse_card(relay_card)
@@ -100,7 +110,7 @@ class TestOrg:
         return self.reporters[0]
 
     def devices(self) -> list[Device]:
-        return [self.coordinator, *self.reporters, self.auditor]
+        return [*self.coordinators, *self.reporters, self.auditor]
 
     def card(
         self,

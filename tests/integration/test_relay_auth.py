@@ -19,7 +19,7 @@ import nacl.signing
 import pytest
 
 from reprisal_report.errors import RelayFailed
-from reprisal_report.transport import requests_auth as ra
+from reprisal_report.protocol import requests_auth as ra
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
     Device,
     RunningRelay,

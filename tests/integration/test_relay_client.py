@@ -25,7 +25,7 @@ from reprisal_report.errors import (
     RelayUnreachable,
 )
 from reprisal_report.identity.fingerprint import key_id
-from reprisal_report.transport import requests_auth as ra
+from reprisal_report.protocol import requests_auth as ra
 from reprisal_report.transport.relay_client import RelayClient
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
     RunningRelay,
@@ -136,7 +136,7 @@ def test_fetched_bytes_must_match_their_hash() -> None:
 
 
 def test_a_list_that_goes_backwards_is_refused() -> None:
-    entry = {"sha256": "a" * 64, "size": 1, "acknowledged": False}
+    entry = {"sha256": "a" * 64, "size": 1, "acknowledged": False, "held": True}
     pages = [
         {"bundles": [{**entry, "index": 5}, {**entry, "index": 5}], "tree_size": 9},
     ]

@@ -24,6 +24,8 @@ AllowHttpOpt = Annotated[
         help="Allow plain http to a remote relay (exposes this device's key id to the network).",
     ),
 ]
+# Skipped entries with this reason are routine and not listed in text output.
+ALREADY_IMPORTED = "already imported; nothing changed"
 ProxyOpt = Annotated[
     str | None,
     typer.Option("--proxy", help="Proxy for relay traffic, e.g. socks5h://127.0.0.1:9050 (Tor)."),
@@ -46,12 +48,16 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
                 "skipped": report.skipped,
                 "failed": report.failed,
                 "purged": report.purged,
+                **({"skipped_entries": report.skipped_entries} if verb == "imported" else {}),
             }
         )
     else:
         info(f"{verb} {report.done}, skipped {report.skipped}, failed {len(report.failed)}")
         for item in report.failed:
             error(f"{item['id']}: {item['reason']}")
+        for item in report.skipped_entries:
+            if item["reason"] != ALREADY_IMPORTED:
+                warn(f"{item['id']}: skipped: {item['reason']}")
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

@@ -31,13 +31,13 @@ import binascii
 import hashlib
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
 
+from reprisal_report import clock
 from reprisal_report.errors import RelayRequestRejected
 
 DOMAIN = b"reprisal-report/relay-request/1\n"
@@ -101,7 +101,7 @@ def sign_request(
     nonce: str | None = None,
 ) -> dict[str, str]:
     """The five authentication headers for one request (a fresh nonce each call)."""
-    timestamp = int(time.time() if now is None else now)
+    timestamp = int(clock.now().timestamp() if now is None else now)
     nonce = secrets.token_hex(NONCE_BYTES) if nonce is None else nonce
     digest = body_digest(body)
     message = signed_message(method, path_with_query, timestamp, nonce, digest)

@@ -36,13 +36,12 @@ from reprisal_report.identity.encoding import MAX_CARD_BYTES
 from reprisal_report.identity.orgcard import Member
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER
 from reprisal_report.protocol.requests_auth import HEADERS
+from reprisal_report.protocol.wire import SHA256_PATTERN, entry_json
 from reprisal_report.relay.config import RelayConfig
-from reprisal_report.relay.log import LogEntry
 from reprisal_report.relay.service import RelayService
 
 logger = logging.getLogger(__name__)
 
-SHA256_PATTERN = "^[0-9a-f]{64}$"
 REPORTERS = frozenset({"reporter"})
 COORDINATORS = frozenset({"coordinator"})
 # Tree heads and proofs are public to every member: auditors and reporters check them.
@@ -87,6 +86,7 @@ class BundleEntryBody(BaseModel):
     index: int
     size: int
     acknowledged: bool
+    held: bool
 
 
 class BundleListBody(BaseModel):
@@ -182,15 +182,6 @@ async def _stream_with_idle_timeout(request: Request, seconds: int) -> AsyncIter
 def _check_body(body: bytes, signed_sha256: str) -> None:
     if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), signed_sha256):
         raise RelayRequestRejected(400, "request body does not match X-RR-Body-SHA256")
-
-
-def _entry_json(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "sha256": entry.sha256,
-        "index": entry.index,
-        "size": entry.size,
-        "acknowledged": entry.acknowledged,
-    }
 
 
 class _NoStoreMiddleware:
@@ -325,11 +316,15 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
         after: Annotated[int, Query(ge=-1, le=MAX_SAFE_INTEGER)] = -1,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> JSONResponse:
-        """Log entries with an index greater than ``after`` (coordinators), oldest first."""
-        await authenticate_small(request, COORDINATORS, "list bundles")
-        entries = await run_in_threadpool(relay.list_after, after, limit)
+        """Log entries with an index greater than ``after`` (coordinators), oldest first.
+
+        ``acknowledged`` is the asking coordinator's own acknowledgement; ``held`` says
+        whether the relay still has the bytes.
+        """
+        member, _ = await authenticate_small(request, COORDINATORS, "list bundles")
+        entries = await run_in_threadpool(relay.list_after, after, limit, member)
         size = relay.log.size
-        return JSONResponse({"bundles": [_entry_json(e) for e in entries], "tree_size": size})
+        return JSONResponse({"bundles": [entry_json(e) for e in entries], "tree_size": size})
 
     @app.get(
         "/v1/bundles/{sha256}",
@@ -342,7 +337,7 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
     async def fetch_bundle(
         request: Request, sha256: Annotated[str, PathParam(pattern=SHA256_PATTERN)]
     ) -> Response:
-        """The bundle's bytes (coordinators); 410 once acknowledged and deleted."""
+        """The bundle's bytes (coordinators); 410 once deleted (collected or expired)."""
         await authenticate_small(request, COORDINATORS, "fetch bundles")
         data = await run_in_threadpool(relay.fetch, sha256)
         return Response(content=data, media_type="application/octet-stream")
@@ -356,10 +351,13 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
     async def acknowledge_bundle(
         request: Request, sha256: Annotated[str, PathParam(pattern=SHA256_PATTERN)]
     ) -> JSONResponse:
-        """Mark a bundle collected (coordinators): its bytes are deleted, its log entry stays."""
-        await authenticate_small(request, COORDINATORS, "acknowledge bundles")
-        entry = await run_in_threadpool(relay.acknowledge, sha256)
-        return JSONResponse(_entry_json(entry))
+        """Mark a bundle collected by this coordinator (its log entry always stays).
+
+        The bytes are deleted once every active coordinator acknowledged the bundle.
+        """
+        member, _ = await authenticate_small(request, COORDINATORS, "acknowledge bundles")
+        entry = await run_in_threadpool(relay.acknowledge, sha256, member)
+        return JSONResponse(entry_json(entry))
 
     @app.get(
         "/v1/log/sth",

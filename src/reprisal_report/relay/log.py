@@ -1,14 +1,22 @@
 """The relay's append-only log of accepted bundles, in SQLite, mirrored as a Merkle tree.
 
 One row per accepted bundle, numbered from 0 in the order of acceptance. Rows are
-never deleted or renumbered; acknowledging a bundle only flags its row. The database
+never deleted or renumbered; deleting a bundle's bytes only flags its row. The database
 runs in WAL mode with ``synchronous=FULL``, so a committed row survives a crash or
 power cut, and the relay answers an upload only after that commit.
 
+Acknowledgements are per coordinator (table ``acks``): ``RelayService`` deletes the
+bytes once every active coordinator acknowledged them, or when the retention period
+ends, and then flags the row (column ``acked``, which therefore means "bytes deleted").
+
 What a row keeps is deliberately little: the bundle's hash and size, the time of its
-receipt's tree head, and the uploader's key id only until a coordinator acknowledges
-the bundle (it is needed for quotas, and would otherwise tell whoever seizes the relay
-which reporter sent what).
+receipt's tree head, and the uploader's key id only until the bytes are deleted (it is
+needed for quotas, and would otherwise tell whoever seizes the relay which reporter
+sent what). An ack row names a coordinator, an org member the card lists anyway.
+
+This is the relay's own plain SQLite file, not a profile vault: it holds no plaintext
+and no secret (only hashes, sizes, times and key ids), so it lives with the relay
+rather than behind ``vault/`` (see docs/relay.md).
 
 The class is not thread-safe on its own: ``RelayService`` serialises every call.
 """
@@ -32,6 +40,11 @@ CREATE TABLE IF NOT EXISTS entries (
     acked INTEGER NOT NULL DEFAULT 0 CHECK (acked IN (0, 1))
 );
 CREATE INDEX IF NOT EXISTS entries_uploader ON entries (uploader) WHERE uploader IS NOT NULL;
+CREATE TABLE IF NOT EXISTS acks (
+    sha256 TEXT NOT NULL REFERENCES entries (sha256),
+    coordinator TEXT NOT NULL,
+    PRIMARY KEY (sha256, coordinator)
+) WITHOUT ROWID;
 """
 
 
@@ -43,7 +56,8 @@ class LogEntry:
     # The timestamp of the tree head in this entry's receipt; with the index it
     # determines the receipt, so a re-upload gets back exactly the same one.
     sth_timestamp: int
-    acknowledged: bool
+    # The bytes were deleted (every active coordinator acknowledged, or retention ended).
+    deleted: bool
 
 
 _COLUMNS = "idx, sha256, size, sth_timestamp, acked"
@@ -101,13 +115,41 @@ class BundleLog:
         ).fetchall()
         return [_entry(r) for r in rows]
 
-    def acknowledge(self, sha256: str) -> None:
+    def after_for(self, coordinator: str, after: int, limit: int) -> list[tuple[LogEntry, bool]]:
+        """Like ``after``, with whether ``coordinator`` acknowledged each entry."""
+        rows = self._conn.execute(
+            "SELECT e.idx, e.sha256, e.size, e.sth_timestamp, e.acked, a.coordinator"
+            " FROM entries e LEFT JOIN acks a ON a.sha256 = e.sha256 AND a.coordinator = ?"
+            " WHERE e.idx > ? ORDER BY e.idx LIMIT ?",
+            (coordinator, after, limit),
+        ).fetchall()
+        return [(_entry(r[:5]), r[5] is not None) for r in rows]
+
+    def acknowledge(self, sha256: str, coordinator: str) -> None:
+        """Record one coordinator's acknowledgement (idempotent)."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO acks (sha256, coordinator) VALUES (?, ?)",
+            (sha256, coordinator),
+        )
+
+    def held(self) -> list[tuple[LogEntry, frozenset[str]]]:
+        """Entries whose bytes are still held, with the coordinators who acknowledged each."""
+        rows = self._conn.execute(
+            "SELECT e.idx, e.sha256, e.size, e.sth_timestamp, e.acked,"
+            " group_concat(a.coordinator, ' ')"
+            " FROM entries e LEFT JOIN acks a ON a.sha256 = e.sha256"
+            " WHERE e.acked = 0 GROUP BY e.idx ORDER BY e.idx"
+        ).fetchall()
+        return [(_entry(r[:5]), frozenset((r[5] or "").split())) for r in rows]
+
+    def mark_deleted(self, sha256: str) -> None:
+        """Flag the row: the bytes are gone, and so is the uploader's key id."""
         self._conn.execute(
             "UPDATE entries SET acked = 1, uploader = NULL WHERE sha256 = ?", (sha256,)
         )
 
     def usage(self, uploader: str) -> int:
-        """Bytes this key has stored that no coordinator has acknowledged yet."""
+        """Bytes this key has stored that the relay still holds."""
         row = self._conn.execute(
             "SELECT COALESCE(SUM(size), 0) FROM entries WHERE uploader = ? AND acked = 0",
             (uploader,),

@@ -3,8 +3,14 @@
 Durability rule: a bundle is acknowledged to its uploader (a receipt is returned) only
 after its bytes are fsynced under their content address *and* its log row is
 committed. Start-up restores the invariant "a bundle file exists iff its log row exists
-and is not acknowledged" by deleting files the log does not list (their uploads never
-got a receipt, so the client retries) and files of acknowledged bundles.
+and is not flagged deleted" by deleting files the log does not list (their uploads never
+got a receipt, so the client retries) and files of deleted bundles.
+
+Deletion rule: acknowledgements are per coordinator. The bytes of a bundle are deleted
+once every active coordinator of the current org card (role ``coordinator``, not
+revoked) acknowledged it, or once it is older than ``retention_seconds`` (by the
+relay's clock), whichever comes first. The rule is applied when a coordinator
+acknowledges or lists bundles, and at start-up.
 
 One process per data directory (enforced with a lock file): the Merkle tree in memory
 must mirror the log on disk, so a second writer would break receipts.
@@ -25,6 +31,7 @@ from reprisal_report.errors import RelayRequestRejected, RelaySetupError
 from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.orgcard import Member, SignedCard
 from reprisal_report.protocol.receipts import Receipt, SignedTreeHead, TreeHead, sign_tree_head
+from reprisal_report.protocol.wire import BundleEntry
 from reprisal_report.relay.auth import Authenticator, NonceStore
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.keys import load_relay_key
@@ -92,6 +99,7 @@ class RelayService:
                 int(config.clock()),
             )
             self._recover()
+            self._sweep()
         except BaseException:
             # The lock must not outlive a failed start (the log and journal, if
             # opened, are closed with their objects).
@@ -109,13 +117,9 @@ class RelayService:
         self.store.wipe_incoming()
         for sha256 in list(self.store.stored()):
             entry = self.log.find(sha256)
-            if entry is None or entry.acknowledged:
+            if entry is None or entry.deleted:
                 self.store.delete(sha256)
-        missing = [
-            e.index
-            for e in self.log.after(-1, self.log.size)
-            if not e.acknowledged and not self.store.exists(e.sha256)
-        ]
+        missing = [e.index for e, _ in self.log.held() if not self.store.exists(e.sha256)]
         if missing:
             # Not recoverable here (the bytes are gone); say so, keep the log intact.
             logger.error("relay log lists %d bundles whose files are missing", len(missing))
@@ -192,36 +196,74 @@ class RelayService:
                 raise
             return Accepted(self._receipt(entry), new=True)
 
-    def list_after(self, after: int, limit: int) -> list[LogEntry]:
+    def list_after(self, after: int, limit: int, coordinator: Member) -> list[BundleEntry]:
+        """Log entries after ``after``, each with whether ``coordinator`` acknowledged it."""
         with self._lock:
-            return self.log.after(after, min(limit, self.config.max_list_entries))
+            self._sweep()
+            rows = self.log.after_for(
+                coordinator.key_id, after, min(limit, self.config.max_list_entries)
+            )
+        return [_wire(entry, acked) for entry, acked in rows]
 
     def fetch(self, sha256: str) -> bytes:
         with self._lock:
             entry = self.log.find(sha256)
             if entry is None:
                 raise RelayRequestRejected(404, "no such bundle on this relay")
-            if entry.acknowledged:
-                raise RelayRequestRejected(410, "bundle was acknowledged and its bytes deleted")
+            if entry.deleted:
+                raise RelayRequestRejected(
+                    410,
+                    "bundle was acknowledged by every coordinator or its retention ended; its bytes are deleted",
+                )
             data = self.store.read(sha256)
         if data is None:
             raise RelayRequestRejected(404, "the relay has lost the bytes of this bundle")
         return data
 
-    def acknowledge(self, sha256: str) -> LogEntry:
+    def acknowledge(self, sha256: str, coordinator: Member) -> BundleEntry:
+        """Record this coordinator's acknowledgement; delete the bytes if it was the last."""
         with self._lock:
             entry = self.log.find(sha256)
             if entry is None:
                 raise RelayRequestRejected(404, "no such bundle on this relay")
-            if not entry.acknowledged:
+            self.log.acknowledge(sha256, coordinator.key_id)
+            self._sweep()
+            deleted = entry.deleted or not self.store.exists(sha256)
+            return _wire(
+                LogEntry(entry.index, sha256, entry.size, entry.sth_timestamp, deleted), True
+            )
+
+    def active_coordinators(self) -> frozenset[str]:
+        """Key ids of the current card's coordinators that are not revoked."""
+        card = self.members.card.card
+        return frozenset(
+            m.key_id
+            for m in card.members
+            if m.role == "coordinator" and card.revocation(m.key_id) is None
+        )
+
+    def _sweep(self) -> None:
+        """Delete the bytes every active coordinator collected, or kept past retention.
+
+        With no active coordinator at all (every one revoked) only retention deletes:
+        the next coordinator the org enrols still finds the bundles.
+        """
+        active = self.active_coordinators()
+        oldest_kept = int(self.config.clock()) - self.config.retention_seconds
+        for entry, ackers in self.log.held():
+            collected = bool(active) and active <= ackers
+            if collected or entry.sth_timestamp <= oldest_kept:
                 # Flag first, then delete: a crash in between leaves a file that
                 # start-up removes, never a row pointing at nothing unflagged.
-                self.log.acknowledge(sha256)
-                self.store.delete(sha256)
-            return LogEntry(entry.index, sha256, entry.size, entry.sth_timestamp, True)
+                self.log.mark_deleted(entry.sha256)
+                self.store.delete(entry.sha256)
 
     def update_card(self, data: bytes) -> tuple[SignedCard, bool]:
         return self.members.accept(data)
+
+
+def _wire(entry: LogEntry, acknowledged: bool) -> BundleEntry:
+    return BundleEntry(entry.sha256, entry.index, entry.size, acknowledged, not entry.deleted)
 
 
 def _lock_data_dir(data_dir: Path) -> _DirLock:

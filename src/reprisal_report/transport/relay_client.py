@@ -22,9 +22,7 @@ import hashlib
 import hmac
 import json
 import random
-import re
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +38,6 @@ from reprisal_report.errors import (
 )
 from reprisal_report.identity.fingerprint import key_id as key_id_of
 from reprisal_report.identity.orgcard import OrgCard
-from reprisal_report.model.canonical import MAX_SAFE_INTEGER
 from reprisal_report.protocol.receipts import (
     Receipt,
     SignedTreeHead,
@@ -49,23 +46,16 @@ from reprisal_report.protocol.receipts import (
     verify_tree_head,
 )
 from reprisal_report.protocol.requests_auth import sign_request
+from reprisal_report.protocol.wire import SHA256 as _SHA256
+from reprisal_report.protocol.wire import BundleEntry, parse_entry
 
 __all__ = ["BundleEntry", "RelayClient", "find_relay_key"]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 # JSON answers are small (a page of the bundle list is the largest); cap what we read.
 MAX_JSON_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_FETCH_BYTES = 256 * 1024 * 1024
 MAX_LIST_ENTRIES = 1_000_000
 MAX_MESSAGE_CHARS = 200
-
-
-@dataclass(frozen=True)
-class BundleEntry:
-    sha256: str
-    index: int
-    size: int
-    acknowledged: bool
 
 
 def find_relay_key(card: OrgCard, relay_key_id: str) -> bytes | None:
@@ -80,23 +70,6 @@ def _printable(text: str) -> str:
     """Keep a relay's message to one harmless line: it ends up on a terminal."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
     return cleaned[:MAX_MESSAGE_CHARS] or "no reason given"
-
-
-def _parse_entry(item: object) -> BundleEntry:
-    if not isinstance(item, dict) or set(item) != {"sha256", "index", "size", "acknowledged"}:
-        raise RelayAnswerInvalid("relay bundle entry does not have the expected fields")
-    sha256, index, size, acked = item["sha256"], item["index"], item["size"], item["acknowledged"]
-    if (
-        not isinstance(sha256, str)
-        or _SHA256.fullmatch(sha256) is None
-        or type(index) is not int
-        or not 0 <= index <= MAX_SAFE_INTEGER
-        or type(size) is not int
-        or not 0 < size <= MAX_SAFE_INTEGER
-        or type(acked) is not bool
-    ):
-        raise RelayAnswerInvalid("relay bundle entry is malformed")
-    return BundleEntry(sha256, index, size, acked)
 
 
 def _check_sha256(value: str) -> str:
@@ -282,7 +255,7 @@ class RelayClient:
         page: builtins.list[BundleEntry] = []
         previous = after
         for item in items:
-            entry = _parse_entry(item)
+            entry = parse_entry(item)
             # Strictly increasing and inside the log: a relay cannot make us loop.
             if not previous < entry.index < tree_size:
                 raise RelayAnswerInvalid("relay bundle list is out of order")
@@ -299,10 +272,13 @@ class RelayClient:
         return data
 
     def ack(self, sha256: str) -> BundleEntry:
-        """Tell the relay a bundle was collected; it deletes the bytes (coordinators)."""
+        """Tell the relay this coordinator collected a bundle (coordinators).
+
+        The relay deletes the bytes once every active coordinator has done so.
+        """
         _check_sha256(sha256)
         _, answer = self._send("POST", f"/v1/bundles/{sha256}/ack")
-        entry = _parse_entry(self._json(answer))
+        entry = parse_entry(self._json(answer))
         if entry.sha256 != sha256 or not entry.acknowledged:
             raise RelayAnswerInvalid("relay did not acknowledge this bundle")
         return entry
