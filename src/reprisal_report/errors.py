@@ -173,6 +173,11 @@ class AttachmentMalformed(InvalidInput):
     """A file that claims a media type by its magic bytes but is broken or truncated."""
 
 
+class AttachmentDecodesTooLarge(InvalidInput):
+    """An image whose declared pixels would take more memory to clean than the tool
+    allows (a decompression bomb, or a scan too large to clean in memory)."""
+
+
 class UnsafeAttachmentName(InvalidInput):
     """An attachment name that could hide, disguise or misplace the file (a leading dot,
     a bidi override, a control character, a path separator)."""

@@ -95,7 +95,7 @@ def test_edit_replaces_record_and_bumps_revision(reporter: Cli, tmp_path: Path) 
     case_id = reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
     path = write(tmp_path, "edit.json", json.dumps(example(risk="critical")))
     done = json.loads(reporter.ok("case", "edit", case_id, "--from", str(path), "--json").stdout)
-    assert done == {"id": case_id, "revision": 2, "state": "ready"}
+    assert done == {"id": case_id, "revision": 2, "state": "ready", "org_id": None}
     shown = json.loads(reporter.ok("case", "show", case_id, "--json").stdout)
     assert shown["risk"] == "critical"
     bad = write(tmp_path, "bad.json", json.dumps(example(risk="extreme")))

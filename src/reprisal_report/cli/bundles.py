@@ -23,21 +23,35 @@ def seal(
         list[str] | None, typer.Argument(metavar="[CASE_ID...]", help="Cases to seal.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Seal every case ready to seal.")] = False,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help="Seal for this joined org (cases not yet addressed to one; with --all,"
+            " only this org's cases).",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Seal cases into signed, encrypted bundles in the outbox."""
-    from reprisal_report.workflows import sealing
+    from reprisal_report.workflows import reporter, sealing
 
     where = resolve_home(ctx, home)
-    done = []
-    with open_vault(ctx, home, passphrase_file, "reporter") as vault:
-        rows = sealing.cases_to_seal(vault, case_ids or [], all_)
+    with (
+        reporter.writing(where),
+        open_vault(ctx, home, passphrase_file, "reporter") as vault,
+    ):
+        rows = sealing.cases_to_seal(vault, case_ids or [], all_, org)
         total = sealing.sealing_size(vault, rows)
         with byte_progress("sealing", total, enabled=not json_out) as advance:
-            for row in rows:
-                done.append(sealing.seal_case(vault, where, row, on_bytes=advance))
+            done, skipped = sealing.seal_cases(
+                vault, where, rows, skip_failures=all_, org_id=org, on_bytes=advance
+            )
+    for item in skipped:
+        warn(f"case {item.case_id} was not sealed: {item.error.message}")
     if json_out:
         emit_json(
             {
@@ -50,16 +64,21 @@ def seal(
                         "size": b.size,
                     }
                     for b in done
-                ]
+                ],
+                "skipped": [
+                    {"case_id": item.case_id, "reason": item.error.message} for item in skipped
+                ],
             }
         )
-        return
-    if not done:
-        info("nothing to seal")
-    for b in done:
-        follow = f" (follow-up to {b.previous_bundle_id})" if b.previous_bundle_id else ""
-        info(f"sealed case {b.case_id} for org {b.org_id}{follow}")
-        stdout_line(b.bundle_id)
+    else:
+        if not done and not skipped:
+            info("nothing to seal")
+        for b in done:
+            follow = f" (follow-up to {b.previous_bundle_id})" if b.previous_bundle_id else ""
+            info(f"sealed case {b.case_id} for org {b.org_id}{follow}")
+            stdout_line(b.bundle_id)
+    if skipped:
+        raise typer.Exit(max(int(item.error.exit_code) for item in skipped))
 
 
 @inbox_app.command("import")
@@ -75,26 +94,26 @@ def import_(
     """Verify, decrypt and store bundle files (or folders of them)."""
     from reprisal_report.workflows import inbox
 
-    files = inbox.expand_paths(paths)
-    total = sum(p.stat().st_size for p in files)
+    plan = inbox.plan_paths(paths)
     with (
         open_vault(ctx, home, passphrase_file, "coordinator") as vault,
-        byte_progress("importing", total, enabled=not json_out) as advance,
+        byte_progress("importing", plan.total_bytes, enabled=not json_out) as advance,
     ):
-        outcomes = inbox.import_paths(vault, files, advance)
+        outcomes = inbox.import_paths(vault, plan, advance)
     failed = [o for o in outcomes if o.status == "failed"]
     if json_out:
         emit_json(
             {
                 "imported": sum(o.status == "imported" for o in outcomes),
-                "skipped": sum(o.status == "duplicate" for o in outcomes),
-                "failed": [{"id": o.path.name, "reason": o.reason} for o in failed],
+                "skipped": sum(o.status in ("duplicate", "skipped") for o in outcomes),
+                "failed": [{"id": o.name, "reason": o.reason} for o in failed],
                 "bundles": [
                     {
                         "path": str(o.path),
                         "status": o.status,
                         "bundle_id": o.bundle_id,
                         "case_id": o.case_id,
+                        **({"reason": o.reason} if o.status == "skipped" else {}),
                     }
                     for o in outcomes
                 ],
@@ -103,31 +122,28 @@ def import_(
     else:
         for o in outcomes:
             if o.status == "imported":
-                info(f"imported {o.path.name}: case {o.case_id}")
+                info(f"imported {o.name}: case {o.case_id}")
             elif o.status == "duplicate":
-                info(f"skipped {o.path.name}: already imported; nothing changed")
+                info(f"skipped {o.name}: already imported; nothing changed")
+    for o in outcomes:
+        if o.status == "skipped" and not json_out:
+            warn(f"skipped {o.name}: {o.reason}")
     for o in failed:
         if o.error is not None and not json_out:
-            error(f"{o.path.name}: {o.error.message}", o.error.hint)
+            error(f"{o.name}: {o.error.message}", o.error.hint)
     if failed:
         codes = [int(o.error.exit_code) for o in failed if o.error is not None]
         raise typer.Exit(max(codes, default=int(ExitCode.VERIFICATION)))
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    from reprisal_report.cli.render import print_table
 
-    from reprisal_report.cli.output import console
-
-    table = Table("id", "status", "title", "country", "date", "risk", "consent")
-    for r in rows:
-        table.add_row(
-            *(
-                str(r.get(k) or "")
-                for k in ("id", "status", "title", "country", "incident_date", "risk", "consent")
-            )
-        )
-    console().print(table)
+    keys = ("id", "status", "title", "country", "incident_date", "risk", "consent")
+    print_table(
+        ("id", "status", "title", "country", "date", "risk", "consent"),
+        ([r.get(k) or "" for k in keys] for r in rows),
+    )
 
 
 @triage_app.command("list")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
+from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, resolve_home
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def new(
     from reprisal_report.workflows import reporter
 
     record = reporter.read_case_file(from_file) if from_file is not None else None
-    with _open(ctx, home, passphrase_file) as vault:
+    with reporter.writing(resolve_home(ctx, home)), _open(ctx, home, passphrase_file) as vault:
         org_id = reporter.choose_org(vault, org)
         if record is not None:
             case_id = reporter.new_case(vault, record, org_id)
@@ -108,6 +108,8 @@ def list_(
                     "risk": r.record.get("risk"),
                     "consent": r.record.get("consent"),
                     "attachments": counts[r.id],
+                    "revision": r.revision,
+                    "needs_sealing": r.needs_sealing,
                     "updated_at": r.updated_at,
                 }
                 for r in rows
@@ -118,7 +120,7 @@ def list_(
 
     from reprisal_report.cli.output import console
 
-    table = Table("id", "state", "title", "country", "date", "risk", "files")
+    table = Table("id", "state", "title", "country", "date", "risk", "files", "needs sealing")
     for r in rows:
         table.add_row(
             r.id,
@@ -128,6 +130,7 @@ def list_(
             str(r.record.get("incident_date", "")),
             str(r.record.get("risk", "")),
             str(counts[r.id]),
+            "yes" if r.needs_sealing else "",
         )
     if rows:
         console().print(table)
@@ -161,6 +164,14 @@ def edit(
     ctx: typer.Context,
     case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
     from_file: FromOpt = None,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            help="Address the case to this joined org (one it was not yet sealed for).",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
@@ -169,17 +180,22 @@ def edit(
     from reprisal_report.workflows import reporter
 
     record = reporter.read_case_file(from_file) if from_file is not None else None
-    with _open(ctx, home, passphrase_file) as vault:
+    with reporter.writing(resolve_home(ctx, home)), _open(ctx, home, passphrase_file) as vault:
         current = reporter.show_case(vault, case_id)
         if record is not None:
-            row = reporter.edit_case(vault, current.row.id, record)
+            row = reporter.edit_case(vault, current.row.id, record, org)
         else:
             from reprisal_report.cli.case_prompts import prompt_case
 
-            prompt_case(vault, current.row.org_id, existing=current.row)
+            existing = current.row
+            if org is not None:
+                existing = reporter.readdress_case(vault, existing.id, org)
+            prompt_case(vault, existing.org_id, existing=existing)
             row = reporter.show_case(vault, current.row.id).row
     if json_out:
-        emit_json({"id": row.id, "revision": row.revision, "state": row.state})
+        emit_json(
+            {"id": row.id, "revision": row.revision, "state": row.state, "org_id": row.org_id}
+        )
     else:
         info(f"case {row.id} updated (revision {row.revision})")
 
@@ -206,6 +222,7 @@ def attach(
 
     total = sum(p.stat().st_size for p in files if p.is_file())
     with (
+        reporter.writing(resolve_home(ctx, home)),
         _open(ctx, home, passphrase_file) as vault,
         byte_progress("attaching", total, enabled=not json_out) as advance,
     ):

@@ -49,6 +49,7 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
                 "failed": report.failed,
                 "purged": report.purged,
                 **({"skipped_entries": report.skipped_entries} if verb == "imported" else {}),
+                **({"pending": report.pending} if verb == "delivered" else {}),
             }
         )
     else:
@@ -66,6 +67,10 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
 def push(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="A folder, or a relay URL.", show_default=False)],
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Deliver only this joined org's bundles.", show_default=False),
+    ] = None,
     proxy: ProxyOpt = None,
     allow_http: AllowHttpOpt = False,
     home: HomeOpt = None,
@@ -89,6 +94,7 @@ def push(
             proxy=proxy,
             on_bundle=advance,
             allow_http=allow_http,
+            org_id=org,
         )
     _finish(report, "delivered", json_out)
 

@@ -23,11 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from reprisal_report.errors import AttachmentMalformed, AttachmentRefused, AttachmentTooLarge
+from reprisal_report.errors import (
+    AttachmentDecodesTooLarge,
+    AttachmentMalformed,
+    AttachmentRefused,
+    AttachmentTooLarge,
+)
 from reprisal_report.sanitize.jpeg import strip_jpeg
 from reprisal_report.sanitize.kinds import HEAD_BYTES, LABELS, MediaKind, describe_head, detect
 from reprisal_report.sanitize.png import strip_png
-from reprisal_report.sanitize.problems import MediaMalformed, MediaUnsupported
+from reprisal_report.sanitize.problems import MediaMalformed, MediaTooLarge, MediaUnsupported
 from reprisal_report.sanitize.webp import strip_webp
 
 __all__ = [
@@ -97,6 +102,13 @@ def strip_bytes(data: bytes, *, name: str) -> tuple[MediaKind, bytes]:
         return kind, _stripper(kind)(data)
     except MediaUnsupported as exc:
         raise _refused(name, exc.variant) from None
+    except MediaTooLarge as exc:
+        limit = exc.limit_bytes // (1024 * 1024)
+        raise AttachmentDecodesTooLarge(
+            f"{name} is a {LABELS[kind]} whose pixels would take more than {limit} MiB "
+            "of memory to clean",
+            hint="convert it to png or jpeg, or split it into smaller pages, and attach that",
+        ) from None
     except MediaMalformed as exc:
         raise AttachmentMalformed(
             f"{name} is a damaged {kind.value} file: {exc.reason}",

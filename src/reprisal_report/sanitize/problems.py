@@ -17,6 +17,14 @@ class MediaMalformed(Exception):
         self.reason = reason
 
 
+class MediaTooLarge(Exception):
+    """The file declares more decoded pixels than may be held in memory to clean it."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"decodes to more than {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+
+
 class MediaUnsupported(Exception):
     """A well-formed variant that cannot be cleaned faithfully (multi-image raw, signed PDF)."""
 

@@ -24,11 +24,18 @@ import warnings
 
 from PIL import Image, TiffImagePlugin
 
-from reprisal_report.sanitize.problems import MediaMalformed, MediaUnsupported
+from reprisal_report.sanitize.problems import MediaMalformed, MediaTooLarge, MediaUnsupported
 
 MAX_PAGES = 1024
-# Decoded pixels of one page held in memory (Pillow uses up to 4 bytes per pixel).
-MAX_PAGE_PIXELS = 64 * 1024 * 1024
+# Memory the decoded pixels may take, checked from the header before anything is
+# decoded: one page is held a few times over (decoded, copied, hashed, read back) and
+# the re-encoded pages accumulate, so these caps keep ``case attach`` under 300 MiB
+# peak RSS for any TIFF (docs/attachments.md). A small file declaring a huge page (a
+# decompression bomb) is refused here without a byte of it being decoded.
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+MAX_DECODED_BYTES = 64 * 1024 * 1024
+# Bytes per pixel in Pillow's memory layout (three- and four-band modes use 32 bits).
+_MEMORY_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2}
 
 _NEW_SUBFILE_TYPE = 254
 _BITS_PER_SAMPLE = 258
@@ -81,10 +88,10 @@ def strip_tiff(data: bytes) -> bytes:
     """Return a re-encoded TIFF holding only pixels, structure and the ICC profile."""
     try:
         return _strip(data)
-    except (MediaMalformed, MediaUnsupported):
+    except (MediaMalformed, MediaUnsupported, MediaTooLarge):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaUnsupported("tiff with pages too large to clean in memory") from None
+        raise MediaTooLarge(MAX_PAGE_BYTES) from None
     except Exception:
         # Pillow and libtiff signal bad input with many exception types (OSError,
         # SyntaxError, ValueError, struct.error, ...). Their messages may quote the file,
@@ -108,6 +115,7 @@ def _strip(data: bytes) -> bytes:
         pages = source.n_frames
         if pages > MAX_PAGES:
             raise MediaUnsupported(f"tiff with more than {MAX_PAGES} pages")
+        _check_decoded_size(source, pages)
         out = io.BytesIO()
         expected: list[tuple[str, tuple[int, int], bytes]] = []
         with TiffImagePlugin.AppendingTiffWriter(out) as writer:
@@ -120,6 +128,21 @@ def _strip(data: bytes) -> bytes:
         cleaned = out.getvalue()
         _verify(cleaned, expected)
         return cleaned
+
+
+def _check_decoded_size(source: Image.Image, pages: int) -> None:
+    """Refuse, from the page headers alone, pixels that would not fit the memory caps."""
+    total = 0
+    for index in range(pages):
+        source.seek(index)
+        width, height = source.size
+        size = width * height * _MEMORY_BYTES.get(source.mode, 4)
+        if size > MAX_PAGE_BYTES:
+            raise MediaTooLarge(MAX_PAGE_BYTES)
+        total += size
+        if total > MAX_DECODED_BYTES:
+            raise MediaTooLarge(MAX_DECODED_BYTES)
+    source.seek(0)
 
 
 def _clean_page(source: Image.Image) -> Image.Image:
@@ -139,9 +162,6 @@ def _clean_page(source: Image.Image) -> Image.Image:
     depths = bits if isinstance(bits, tuple) else (bits,)
     if any(int(depth) > _MODE_BITS[mode] for depth in depths):
         raise MediaUnsupported("tiff with samples deeper than this tool keeps")
-    width, height = source.size
-    if width * height > MAX_PAGE_PIXELS:
-        raise MediaUnsupported("tiff with pages too large to clean in memory")
     # copy() gives a plain Image: no tag_v2, so Pillow's TIFF writer cannot carry the
     # original's XMP, IPTC or Photoshop tags over (it does for a TiffImageFile).
     page = source.copy()

@@ -37,6 +37,14 @@ class CaseRow:
     sealed_revision: int | None = None
     last_bundle_id: str | None = None
 
+    @property
+    def needs_sealing(self) -> bool:
+        """True when the case holds changes no bundle carries yet (a finished case never
+        sealed, or edited or given an attachment after its last seal)."""
+        if self.state in ("draft", "purged"):
+            return False
+        return self.sealed_revision != self.revision
+
 
 def _row(row: tuple[Any, ...]) -> CaseRow:
     return CaseRow(
@@ -87,6 +95,46 @@ def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: st
         raise NotFound(f"no case {case_id}")
     record_event(vault, case_id, "edited", {"revision": int(row[0]), "state": state})
     return int(row[0])
+
+
+def bump_revision(vault: Vault, case_id: str) -> int:
+    """A new revision for a change outside the record (an attachment): a sealed case
+    becomes ready to seal again, so its last bundle no longer stands for it."""
+    row = vault.conn.execute(
+        "UPDATE cases SET revision = revision + 1, updated_at = ?,"
+        " state = CASE state WHEN 'sealed' THEN 'ready' ELSE state END"
+        " WHERE id = ? RETURNING revision",
+        (utc_now(), case_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    return int(row[0])
+
+
+def set_org(vault: Vault, case_id: str, org_id: str | None) -> None:
+    vault.conn.execute("UPDATE cases SET org_id = ? WHERE id = ?", (org_id, case_id))
+    record_event(vault, case_id, "addressed", {"org_id": org_id})
+
+
+def purge_if_unchanged(vault: Vault, case_id: str, bundle_id: str, revision: int) -> bool:
+    """Drop a delivered case's plaintext, but only if ``bundle_id`` holds all of it.
+
+    That is: the case is sealed, at ``revision`` (the one sealed into the bundle), and
+    the bundle is its latest. Otherwise nothing is touched and False is returned.
+    """
+    row = vault.conn.execute(
+        "SELECT state, revision, sealed_revision, last_bundle_id FROM cases WHERE id = ?",
+        (case_id,),
+    ).fetchone()
+    if row is None:
+        return False
+    state, current, sealed, last = row
+    if (state, current, sealed, last) != ("sealed", revision, revision, bundle_id):
+        return False
+    vault.conn.execute("DELETE FROM attachments WHERE case_id = ?", (case_id,))
+    vault.conn.execute("UPDATE cases SET record = '{}', state = 'purged' WHERE id = ?", (case_id,))
+    record_event(vault, case_id, "purged", {"bundle_id": bundle_id, "revision": revision})
+    return True
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.crashpoints import crash_point
+from reprisal_report.errors import InvalidInput, NotFound, UnsafeAttachmentName
 from reprisal_report.model.case import parse_case_bytes, validate_case
+from reprisal_report.model.filenames import attachment_name_problem
+from reprisal_report.model.text import visible
 from reprisal_report.sanitize import prepare_attachment
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault.attachments import (
@@ -18,6 +22,8 @@ from reprisal_report.vault.attachments import (
     store_attachment,
 )
 from reprisal_report.vault.cases import CaseRow
+from reprisal_report.vault.lock import profile_lock
+from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
 MAX_CASE_FILE_BYTES = 1024 * 1024
@@ -27,6 +33,29 @@ MAX_CASE_FILE_BYTES = 1024 * 1024
 class CaseView:
     row: CaseRow
     attachments: list[AttachmentRow]
+
+
+@contextlib.contextmanager
+def writing(home: Path) -> Iterator[None]:
+    """Hold the profile's write lock around a command that changes it.
+
+    Raises ``ProfileMissing`` when there is no profile, ``ProfileBusy`` when another
+    process is writing to it.
+    """
+    ProfilePaths(home).require()
+    with profile_lock(home):
+        yield
+
+
+def check_attachment_name(name: str) -> None:
+    """Refuse a name that could hide, disguise or misplace the file (one rule for
+    ``case attach``, ``seal`` and import: ``model.filenames``)."""
+    problem = attachment_name_problem(name)
+    if problem is not None:
+        raise UnsafeAttachmentName(
+            f"attachment name '{visible(name)}' {problem}",
+            hint="rename the file to a plain name such as photo-1.jpg and attach it again",
+        )
 
 
 def read_case_file(path: Path) -> dict[str, Any]:
@@ -107,11 +136,38 @@ def show_case(vault: Vault, ref: str) -> CaseView:
     return CaseView(row, list_attachments(vault, row.id))
 
 
-def edit_case(vault: Vault, ref: str, record: dict[str, Any]) -> CaseRow:
+def address_case(vault: Vault, row: CaseRow, org_id: str | None) -> str | None:
+    """The org ``row`` goes to: ``org_id`` if given (it must be joined, and a case
+    already sealed for one org cannot move to another), else the one it names."""
+    if org_id is None:
+        return row.org_id
+    choose_org(vault, org_id)
+    if row.org_id not in (None, org_id) and row.last_bundle_id is not None:
+        raise InvalidInput(
+            f"case {row.id} was already sealed for org {row.org_id}; "
+            f"it cannot be addressed to org {org_id}"
+        )
+    return org_id
+
+
+def edit_case(vault: Vault, ref: str, record: dict[str, Any], org_id: str | None = None) -> CaseRow:
     row = case_store.get_case(vault, ref)
     valid = validate_case(record)
+    target = address_case(vault, row, org_id)
     with vault.transaction():
         case_store.update_case(vault, row.id, valid, state="ready")
+        if target != row.org_id:
+            case_store.set_org(vault, row.id, target)
+    return case_store.get_case(vault, row.id)
+
+
+def readdress_case(vault: Vault, ref: str, org_id: str) -> CaseRow:
+    """Address a case to ``org_id`` without changing its record."""
+    row = case_store.get_case(vault, ref)
+    target = address_case(vault, row, org_id)
+    if target != row.org_id:
+        with vault.transaction():
+            case_store.set_org(vault, row.id, target)
     return case_store.get_case(vault, row.id)
 
 
@@ -124,10 +180,11 @@ def attach_files(
     on_chunk: Callable[[int], None] | None = None,
 ) -> list[AttachmentRow]:
     """Stream every file into the vault in one transaction: all of them or none."""
-    row = case_store.get_case(vault, ref)
+    row = _attachable(vault, ref)
     for path in files:
         if not path.is_file():
             raise NotFound(f"no such file: {path}")
+        check_attachment_name(path.name)
     stored: list[AttachmentRow] = []
     with vault.transaction():
         for path in files:
@@ -143,18 +200,32 @@ def attach_files(
                         on_chunk=on_chunk,
                     )
                 )
+        # The case changed: its last bundle (if any) no longer holds all of it.
+        case_store.bump_revision(vault, row.id)
+        crash_point("attach.before-commit")
     return stored
+
+
+def _attachable(vault: Vault, ref: str) -> CaseRow:
+    row = case_store.get_case(vault, ref)
+    if row.state == "purged":
+        raise InvalidInput(f"case {row.id} was purged after delivery; nothing was attached")
+    return row
 
 
 def attach_files_from_streams(
     vault: Vault, ref: str, streams: list[tuple[str, BinaryIO]]
 ) -> list[AttachmentRow]:
     """Attach in-memory or already-open streams (used by the demo and tests)."""
-    row = case_store.get_case(vault, ref)
+    row = _attachable(vault, ref)
+    for name, _ in streams:
+        check_attachment_name(name)
     with vault.transaction():
-        return [
+        stored = [
             store_attachment(
                 vault, row.id, name, stream, original_sha256=None, metadata="unchanged"
             )
             for name, stream in streams
         ]
+        case_store.bump_revision(vault, row.id)
+    return stored

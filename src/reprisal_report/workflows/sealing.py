@@ -13,11 +13,13 @@ from pathlib import Path
 
 from reprisal_report.bundle.container import AttachmentSource
 from reprisal_report.bundle.seal import seal_to
+from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import (
     CardExpired,
     InvalidInput,
     NotFound,
     OperationalError,
+    ReportError,
     VerificationError,
 )
 from reprisal_report.identity import pinning
@@ -29,7 +31,7 @@ from reprisal_report.vault.cases import CaseRow, record_event, utc_now
 from reprisal_report.vault.files import fsync_dir
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
-from reprisal_report.workflows.reporter import choose_org
+from reprisal_report.workflows.reporter import address_case, check_attachment_name, choose_org
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,25 @@ class _HashingWriter:
         self.handle.flush()  # type: ignore[attr-defined]
 
 
-def cases_to_seal(vault: Vault, refs: list[str], all_ready: bool) -> list[CaseRow]:
+@dataclass(frozen=True)
+class SkippedCase:
+    case_id: str
+    error: ReportError
+
+
+def cases_to_seal(
+    vault: Vault, refs: list[str], all_ready: bool, org_id: str | None = None
+) -> list[CaseRow]:
+    """The cases to seal; with ``all_ready`` every ready one (with ``org_id``, only
+    those addressed to that org or to none yet)."""
+    if org_id is not None:
+        choose_org(vault, org_id)  # NotFound for an org this profile has not joined
     if all_ready:
-        return [c for c in case_store.list_cases(vault) if c.state == "ready"]
+        return [
+            c
+            for c in case_store.list_cases(vault)
+            if c.state == "ready" and (org_id is None or c.org_id in (None, org_id))
+        ]
     if not refs:
         raise InvalidInput("name the cases to seal, or pass --all")
     rows = [case_store.get_case(vault, ref) for ref in refs]
@@ -120,11 +138,16 @@ def seal_case(
     row: CaseRow,
     *,
     on_bytes: Callable[[int], None] | None = None,
+    org_id: str | None = None,
 ) -> SealedBundle:
-    """Seal one case into ``<profile>/outbox/<bundle id>.rrb`` and record it."""
+    """Seal one case into ``<profile>/outbox/<bundle id>.rrb`` and record it.
+
+    ``org_id`` addresses a case that names no org yet (or readdresses one never
+    sealed); without it a case with no org goes to the only joined org.
+    """
     if row.state == "sealed" and row.sealed_revision == row.revision:
         raise InvalidInput(f"case {row.id} is already sealed at revision {row.revision}")
-    org_id = row.org_id or choose_org(vault, None)
+    org_id = address_case(vault, row, org_id) or choose_org(vault, None)
     if org_id is None:
         raise NotFound(
             "this profile has not joined any org; nothing to seal to",
@@ -133,9 +156,12 @@ def seal_case(
     org = pinning.get(vault, org_id)
     _check_membership(vault, org, datetime.now(UTC))
     me = public_identity(vault)
+    attachments = list_attachments(vault, row.id)
+    for attachment in attachments:
+        check_attachment_name(attachment.name)
     sources = [
         AttachmentSource(a.name, a.size, a.sha256, functools.partial(open_attachment, vault, a.id))
-        for a in list_attachments(vault, row.id)
+        for a in attachments
     ]
     box = ProfilePaths(home).outbox
     box.mkdir(mode=0o700, exist_ok=True)
@@ -161,6 +187,7 @@ def seal_case(
         final = box / info.file_name
         os.replace(tmp, final)
         fsync_dir(box)
+        crash_point("seal.after-bundle-file")
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -189,6 +216,36 @@ def seal_case(
             vault,
             row.id,
             "sealed",
-            {"bundle_id": info.bundle_id, "org_id": org_id, "sha256": writer.digest.hexdigest()},
+            {
+                "bundle_id": info.bundle_id,
+                "org_id": org_id,
+                "revision": row.revision,
+                "sha256": writer.digest.hexdigest(),
+            },
         )
+        crash_point("seal.before-commit")
     return SealedBundle(info.bundle_id, row.id, org_id, row.last_bundle_id, writer.size, final)
+
+
+def seal_cases(
+    vault: Vault,
+    home: Path,
+    rows: list[CaseRow],
+    *,
+    skip_failures: bool,
+    org_id: str | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> tuple[list[SealedBundle], list[SkippedCase]]:
+    """Seal each case in turn. With ``skip_failures`` (``seal --all``) a case that
+    cannot be sealed is skipped and reported, and the others are still sealed;
+    otherwise the first failure stops the run (cases sealed before it stay sealed)."""
+    done: list[SealedBundle] = []
+    skipped: list[SkippedCase] = []
+    for row in rows:
+        try:
+            done.append(seal_case(vault, home, row, on_bytes=on_bytes, org_id=org_id))
+        except ReportError as exc:
+            if not skip_failures:
+                raise
+            skipped.append(SkippedCase(row.id, exc))
+    return done, skipped
