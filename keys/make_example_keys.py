@@ -33,7 +33,7 @@ SEED_PREFIX = b"reprisal-report example key -- never use: "
 SEED_NAMES = ("org-root", "coordinator", "coordinator-age", "reporter", "auditor")
 
 ISSUED = "2026-01-01T00:00:00Z"
-EXPIRES = "2099-01-01T00:00:00Z"
+EXPIRES = "2027-12-31T00:00:00Z"
 ORG_NAME = "Example Org (example — never use)"
 RELAYS = ("https://relay.example.org",)
 ORG_CARD_FILE = "example-org.card.json"

@@ -118,7 +118,7 @@ def test_org_card_verifies_after_matching_the_readme_fingerprint() -> None:
     assert (card.version, card.issued, card.expires) == (
         1,
         "2026-01-01T00:00:00Z",
-        "2099-01-01T00:00:00Z",
+        "2027-12-31T00:00:00Z",
     )
     assert card.relays == ("https://relay.example.org",)
     assert card.revoked == ()
@@ -160,7 +160,7 @@ def test_identity_cards_parse_and_match_the_org_card(role: str) -> None:
 def test_example_cards_reject_the_wrong_now_and_the_wrong_root() -> None:
     data = (KEYS / "example-org.card.json").read_bytes()
     with pytest.raises(CardExpired):
-        orgcard.verify_card(data, now=datetime(2099, 1, 1, tzinfo=UTC), pinned_roots=None)
+        orgcard.verify_card(data, now=datetime(2027, 12, 31, tzinfo=UTC), pinned_roots=None)
     other = bytes(gen.signing_key("reporter").verify_key)
     with pytest.raises(CardInvalid, match="pinned root"):
         orgcard.verify_card(data, now=NOW, pinned_roots=(other,))

@@ -8,37 +8,35 @@ encoding of the same content is rejected, so cards are not malleable.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import nacl.exceptions
 import nacl.signing
 
+from reprisal_report import clock
 from reprisal_report.errors import CardInvalid
-from reprisal_report.model.canonical import canonical_json
+from reprisal_report.model import canonical
+from reprisal_report.model.canonical import CanonicalError, canonical_json
+from reprisal_report.model.text import escape_char, first_non_printing
 
 MAX_CARD_BYTES = 1024 * 1024
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return canonical.b64encode(data)
 
 
 def unb64(text: object, what: str, length: int | None = None) -> bytes:
-    if not isinstance(text, str):
-        raise CardInvalid(f"{what} is not base64 text")
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise CardInvalid(f"{what} is not valid base64") from None
-    if length is not None and len(raw) != length:
-        raise CardInvalid(f"{what} has the wrong length")
-    if b64(raw) != text:
-        raise CardInvalid(f"{what} is not canonical base64")
-    return raw
+        return canonical.b64decode(text, length)
+    except CanonicalError as exc:
+        problem = {
+            "not-text": "is not base64 text",
+            "not-base64": "is not valid base64",
+            "wrong-length": "has the wrong length",
+        }.get(exc.reason, "is not canonical base64")
+        raise CardInvalid(f"{what} {problem}") from None
 
 
 def load_canonical(data: bytes, what: str) -> dict[str, Any]:
@@ -48,28 +46,23 @@ def load_canonical(data: bytes, what: str) -> dict[str, Any]:
     # Exactly one encoding is valid: canonical JSON and one final newline.
     if not data.endswith(b"\n"):
         raise CardInvalid(f"{what} is not canonically encoded", hint="do not edit card files")
-    body = data[:-1]
     try:
-        doc = json.loads(body.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise CardInvalid(f"{what} is not valid JSON") from None
+        doc = canonical.parse_canonical(data[:-1], MAX_CARD_BYTES)
+    except CanonicalError as exc:
+        if exc.reason == "not-json":
+            raise CardInvalid(f"{what} is not valid JSON") from None
+        if exc.reason == "bad-values":
+            raise CardInvalid(f"{what} holds values a card cannot hold") from None
+        raise CardInvalid(
+            f"{what} is not canonically encoded", hint="do not edit card files"
+        ) from None
     if not isinstance(doc, dict):
         raise CardInvalid(f"{what} is not a JSON object")
-    try:
-        canonical = canonical_json(doc)
-    except (TypeError, ValueError):
-        raise CardInvalid(f"{what} holds values a card cannot hold") from None
-    if canonical != body:
-        raise CardInvalid(f"{what} is not canonically encoded", hint="do not edit card files")
     return doc
 
 
 def dump(doc: dict[str, Any]) -> bytes:
     return canonical_json(doc) + b"\n"
-
-
-def _no_float(text: str) -> Any:
-    raise ValueError("floats are not allowed")
 
 
 def exact_keys(doc: object, required: set[str], what: str) -> dict[str, Any]:
@@ -85,9 +78,26 @@ def exact_keys(doc: object, required: set[str], what: str) -> dict[str, Any]:
 
 
 def text(doc: dict[str, Any], key: str, what: str, max_len: int = 500) -> str:
+    """A card's text field: non-empty, bounded, and free of anything a terminal acts on."""
     value = doc[key]
     if not isinstance(value, str) or not value or len(value) > max_len:
         raise CardInvalid(f"{what}: {key} must be non-empty text")
+    check_printable(value, f"{what}: {key}")
+    return value
+
+
+def check_printable(value: str, what: str) -> str:
+    """Refuse control, bidi, zero-width, separator and other non-printing characters.
+
+    Card text is shown to people deciding whom to trust: an escape sequence or a
+    carriage return could redraw the line they read (docs/org-card.md).
+    """
+    bad = first_non_printing(value)
+    if bad is not None:
+        raise CardInvalid(
+            f"{what} holds a non-printing character ({escape_char(bad)})",
+            hint="card text may hold only printable characters and plain spaces",
+        )
     return value
 
 
@@ -101,15 +111,35 @@ def integer(doc: dict[str, Any], key: str, what: str) -> int:
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+def parse_time(value: object) -> datetime:
+    """The one parser of card times (``2026-01-31T12:00:00Z``); ``ValueError`` otherwise.
+
+    Cards, the import and the relay read card times here; "now" comes from
+    :func:`reprisal_report.clock.now`, so tests move time instead of sleeping.
+    """
+    if not isinstance(value, str):
+        raise ValueError("not a card time")
+    parsed = datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
+    if parsed.strftime(TIME_FORMAT) != value:
+        raise ValueError("not canonical")
+    return parsed
+
+
 def timestamp(doc: dict[str, Any], key: str, what: str) -> datetime:
     value = doc[key]
     try:
-        parsed = datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
+        datetime.strptime(value, TIME_FORMAT)
     except (TypeError, ValueError):
         raise CardInvalid(f"{what}: {key} must be a UTC time like 2026-01-31T12:00:00Z") from None
-    if parsed.strftime(TIME_FORMAT) != value:
-        raise CardInvalid(f"{what}: {key} is not canonical")
-    return parsed
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise CardInvalid(f"{what}: {key} is not canonical") from None
+
+
+def has_passed(value: str) -> bool:
+    """True once the card time ``value`` (already validated) is not in the future."""
+    return parse_time(value) <= clock.now()
 
 
 def format_time(moment: datetime) -> str:

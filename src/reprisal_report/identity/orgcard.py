@@ -10,7 +10,7 @@ the old and the new root keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import nacl.signing
@@ -24,6 +24,9 @@ FORMAT = "reprisal-report/org-card/1"
 DOMAIN = b"reprisal-report/org-card/1\x00"
 WHAT = "org card"
 MAX_ENTRIES = 10_000
+# No reader accepts a card valid for longer than this from its issue time: a card
+# signed for decades would outlive any revocation it fails to carry (docs/org-card.md).
+MAX_VALIDITY = timedelta(days=731)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ def parse_card(data: bytes) -> SignedCard:
     for url in relays:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise CardInvalid(f"{WHAT}: relay URLs must be http(s) URLs")
+        enc.check_printable(url, f"{WHAT}: relay URL")
     ids = [m.key_id for m in members] + [r.key_id for r in revoked]
     if len(set(ids)) != len(ids):
         raise CardInvalid(f"{WHAT}: a key is listed twice")
@@ -218,6 +222,8 @@ def parse_card(data: bytes) -> SignedCard:
     expires = enc.timestamp(body, "expires", WHAT)
     if expires <= issued:
         raise CardInvalid(f"{WHAT}: expires before it was issued")
+    if expires - issued > MAX_VALIDITY:
+        raise CardInvalid(f"{WHAT}: valid for more than two years from its issue")
     card = OrgCard(
         org_id=enc.text(body, "org_id", WHAT),
         name=enc.text(body, "name", WHAT),
@@ -277,7 +283,7 @@ def verify_card(
             f"{WHAT} version {card.version} is not newer than the pinned version {pinned_version}",
             hint="an older or replayed card is never accepted",
         )
-    if datetime.strptime(card.expires, enc.TIME_FORMAT).replace(tzinfo=UTC) <= now:
+    if enc.parse_time(card.expires) <= now:
         raise CardExpired(
             f"{WHAT} version {card.version} expired at {card.expires}",
             hint="ask the coordinator for a fresh card ('org renew' then 'org card')",

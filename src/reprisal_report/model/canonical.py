@@ -19,6 +19,8 @@ user input is validated long before it gets here.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Final
 
@@ -71,3 +73,72 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise TypeError("canonical json: text is not valid unicode (lone surrogate)") from None
+
+
+# --- reading back ------------------------------------------------------------------------
+# One strict reader for every signed or committed document (cards, manifests, records):
+# callers wrap ``CanonicalError`` in their own error class with their own wording.
+
+
+class CanonicalError(ValueError):
+    """Bytes that are not the one canonical encoding; ``reason`` says which rule broke.
+
+    Reasons: ``too-large``, ``not-json``, ``bad-values``, ``not-canonical`` (documents);
+    ``not-text``, ``not-base64``, ``wrong-length``, ``not-canonical`` (base64).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_canonical(data: bytes, max_bytes: int) -> object:
+    """Parse ``data`` and insist that it is exactly the canonical encoding of what it holds.
+
+    Duplicate keys, whitespace, escapes, floats, NaN, a byte order mark, lone surrogates
+    or any other second spelling of the same content raise :class:`CanonicalError`.
+    The size is checked before anything is parsed.
+    """
+    if len(data) > max_bytes:
+        raise CanonicalError("too-large")
+    try:
+        doc = json.loads(
+            data.decode("utf-8"), parse_float=_refuse_number, parse_constant=_refuse_number
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise CanonicalError("not-json") from None
+    try:
+        canonical = canonical_json(doc)
+    except (TypeError, ValueError, RecursionError):
+        raise CanonicalError("bad-values") from None
+    if canonical != data:
+        raise CanonicalError("not-canonical")
+    return doc
+
+
+def _refuse_number(text: str) -> object:
+    # Floats and NaN/Infinity have no single text form; canonical JSON has none.
+    raise ValueError("non-integer numbers are not allowed")
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 with padding (RFC 4648 section 4)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: object, length: int | None = None) -> bytes:
+    """Decode canonical base64 (of exactly ``length`` bytes when given).
+
+    Re-encoding catches non-zero trailing bits, the one malleability base64 has.
+    """
+    if not isinstance(text, str):
+        raise CanonicalError("not-text")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise CanonicalError("not-base64") from None
+    if length is not None and len(raw) != length:
+        raise CanonicalError("wrong-length")
+    if b64encode(raw) != text:
+        raise CanonicalError("not-canonical")
+    return raw
