@@ -73,7 +73,11 @@ def main() -> None:
         cli("r", "init", "--role", "reporter")
         fpr = json.loads(cli("c", "org", "create", "--name", "Bench", "--json"))["root_fingerprint"]
         cli("r", "id", "card", "--out", str(t / "r.id"))
-        cli("c", "org", "enroll", str(t / "r.id"))
+        from reprisal_report.identity.idcard import parse_card
+
+        ident = parse_card((t / "r.id").read_bytes())
+        enrol = ["--role", ident.role, "--fingerprint", ident.fingerprint]
+        cli("c", "org", "enroll", str(t / "r.id"), *enrol)
         cli("c", "org", "card", "--out", str(t / "org.json"))
         cli("r", "org", "join", str(t / "org.json"), "--fingerprint", fpr)
         case_id = cli("r", "case", "new", "--from", str(EXAMPLE)).decode().strip()

@@ -54,8 +54,9 @@ def setup(t: Path, n: int, url: str) -> None:
     with profile.open_profile(t / "r", PASS) as v:
         reporter_card = membership.identity_card(v)
     with profile.open_profile(t / "c", PASS) as v:
-        coordinator.enroll(v, reporter_card, 90)
-        coordinator.enroll(v, relay_card, 90)
+        for id_card in (reporter_card, relay_card):
+            seen = coordinator.preview_identity_card(id_card)
+            coordinator.enroll(v, id_card, 90, role=seen.role, fingerprint=seen.fingerprint)
         (t / "org.json").write_bytes(coordinator.current_card(v))
     record = parse_case_bytes(demo.example_case_bytes(), source_name="case.yaml")
     with profile.open_profile(t / "r", PASS) as v:

@@ -20,6 +20,7 @@ from reprisal_report.identity.keys import signing_key
 from reprisal_report.identity.orgcard import sign_card
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
+from tests.integration.enrolment import enroll_args
 from tests.integration.test_bundle_cli import (  # noqa: F401 - the fixture is used by name
     Setup,
     import_refused,
@@ -136,7 +137,7 @@ def test_a_case_cannot_be_continued_by_another_device(
     other.ok("init", "--role", "reporter")
     card = setup.dir / "rep2.id.json"
     other.ok("id", "card", "--out", str(card))
-    setup.coordinator.ok("org", "enroll", str(card))
+    setup.coordinator.ok("org", "enroll", *enroll_args(card))
     with open_profile(other.home, PASSPHRASE) as vault:
         key = signing_key(vault)
     hijack = _seal_as(
@@ -154,7 +155,7 @@ def test_only_reporter_keys_may_author_bundles(setup: Setup, tmp_path: Path) -> 
     setup.coordinator.ok(
         "relay", "init", "--data", str(tmp_path / "relay"), "--card-out", str(tmp_path / "relay.id")
     )
-    setup.coordinator.ok("org", "enroll", str(tmp_path / "relay.id"))
+    setup.coordinator.ok("org", "enroll", *enroll_args(tmp_path / "relay.id"))
     relay_key = load_relay_key(tmp_path / "relay")
     forged = _seal_as(
         setup, relay_key, case_id="a" * 16, record=_record(setup.reporter, setup.case_id)

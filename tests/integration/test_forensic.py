@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import EXAMPLE_CASE, run_subprocess
+from tests.integration.enrolment import enroll_args
 
 CANARIES = [
     "CANARY-latin-q7Zx31",
@@ -151,7 +152,7 @@ def test_no_canary_on_disk_across_seal_delivery_and_import(
         "root_fingerprint"
     ]
     run(reporter_env, "id", "card", "--out", str(inputs / "rep.id"))
-    run(coordinator_env, "org", "enroll", str(inputs / "rep.id"))
+    run(coordinator_env, "org", "enroll", *enroll_args(inputs / "rep.id"))
     run(coordinator_env, "org", "card", "--out", str(inputs / "org.json"))
     run(reporter_env, "org", "join", str(inputs / "org.json"), "--fingerprint", fpr)
     doc = yaml.safe_load(EXAMPLE_CASE.read_text())

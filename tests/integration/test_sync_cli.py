@@ -24,6 +24,7 @@ import pytest
 
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
+from tests.integration.enrolment import enroll_args
 
 ERR = "reprisal-report: error: "
 
@@ -122,8 +123,8 @@ def world(make_cli: Callable[[str], Cli], tmp_path: Path) -> Iterator[World]:
         coordinator.ok("org", "create", "--name", "Org", "--relay", url, "--json").stdout
     )["root_fingerprint"]
     reporter.ok("id", "card", "--out", str(tmp_path / "rep.id"))
-    coordinator.ok("org", "enroll", str(tmp_path / "rep.id"))
-    coordinator.ok("org", "enroll", str(tmp_path / "relay.id"))
+    coordinator.ok("org", "enroll", *enroll_args(tmp_path / "rep.id"))
+    coordinator.ok("org", "enroll", *enroll_args(tmp_path / "relay.id"))
     card = tmp_path / "org.json"
     coordinator.ok("org", "card", "--out", str(card))
     reporter.ok("org", "join", str(card), "--fingerprint", fpr)

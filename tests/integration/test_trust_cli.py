@@ -16,6 +16,7 @@ from reprisal_report.identity import pinning
 from reprisal_report.identity.orgcard import parse_card, sign_card
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import PASSPHRASE, Cli
+from tests.integration.enrolment import enroll_args
 
 ERR = "reprisal-report: error: "
 
@@ -49,7 +50,7 @@ def org(make_cli: Callable[[str], Cli], tmp_path: Path) -> Org:
     for member in (reporter, auditor):
         card = tmp_path / f"{member.home.name}.id.json"
         member.ok("id", "card", "--out", str(card))
-        coordinator.ok("org", "enroll", str(card))
+        coordinator.ok("org", "enroll", *enroll_args(card))
     return Org(coordinator, reporter, auditor, tmp_path, fingerprint)
 
 
@@ -193,13 +194,13 @@ def test_revoked_coordinator_leaves_recipients(org: Org, make_cli: Callable[[str
     second.ok("init", "--role", "coordinator")
     card = org.dir / "c2.id.json"
     second.ok("id", "card", "--out", str(card))
-    org.coordinator.ok("org", "enroll", str(card))
+    org.coordinator.ok("org", "enroll", *enroll_args(card))
     view = json.loads(org.coordinator.ok("org", "show", "--json").stdout)
     assert key_id(second) in view["recipients"]
     org.coordinator.ok("org", "revoke", key_id(second))
     view = json.loads(org.coordinator.ok("org", "show", "--json").stdout)
     assert view["recipients"] == [key_id(org.coordinator)]
-    again = org.coordinator("org", "enroll", str(card))
+    again = org.coordinator("org", "enroll", *enroll_args(card))
     assert again.exit_code == 2
     assert again.stderr.splitlines()[0].endswith("was revoked; a revoked key is never re-enrolled")
 
@@ -221,7 +222,7 @@ def test_enroll_rejects_forged_identity_card(org: Org, tmp_path: Path) -> None:
     card = tmp_path / "rep.id.json"
     forged = tmp_path / "forged.id.json"
     forged.write_bytes(card.read_bytes().replace(b'"field laptop"', b'"field laptoq"'))
-    result = org.coordinator("org", "enroll", str(forged))
+    result = org.coordinator("org", "enroll", str(forged), *enroll_args(card)[1:])
     assert result.exit_code == 3
     assert result.stderr.splitlines()[0] == f"{ERR}identity card: self-signature does not verify"
 

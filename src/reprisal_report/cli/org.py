@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -185,22 +186,65 @@ def show(
 def enroll(
     ctx: typer.Context,
     card_file: Annotated[Path, typer.Argument(metavar="CARD_FILE", help="An identity card.")],
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="The role agreed with the member (with --fingerprint: no prompt).",
+            show_default=False,
+        ),
+    ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="The member's key fingerprint, checked out of band.",
+            show_default=False,
+        ),
+    ] = None,
     valid_days: DaysOpt = 90,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a member's identity card to the org (new card version) (coordinator)."""
+    """Add a member's identity card to the org (new card version) (coordinator).
+
+    Shows the card's fingerprint, role and label and asks to confirm; --role and
+    --fingerprint together accept it without a prompt, if both match the card.
+    """
+    from reprisal_report.errors import Aborted, InvalidInput
     from reprisal_report.workflows import coordinator
     from reprisal_report.workflows.files import read_user_file
 
+    if (role is None) != (fingerprint is None):
+        raise InvalidInput(
+            "--role and --fingerprint go together",
+            hint="give both to enrol without a prompt, or neither to confirm on a terminal",
+        )
     data = read_user_file(card_file, "an identity card")
+    if role is None or fingerprint is None:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                "org enroll needs a terminal to confirm the card",
+                hint="or pass --role and --fingerprint, checked with the member",
+            )
+        preview = coordinator.preview_identity_card(data)
+        info(f"identity card of key {preview.key_id}")
+        info(f"  fingerprint: {preview.fingerprint}")
+        info(f"  role:        {preview.role}")
+        info(f"  label:       {preview.label}")
+        info("compare the fingerprint with the member, in person or by voice")
+        if not typer.confirm(f"Enrol this key as a {preview.role}?", default=False, err=True):
+            raise Aborted("not enrolled; nothing was changed")
+        role, fingerprint = preview.role, preview.fingerprint
     with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
-        card, member = coordinator.enroll(vault, data, valid_days)
+        card, member = coordinator.enroll(
+            vault, data, valid_days, role=role, fingerprint=fingerprint
+        )
     if json_out:
         emit_json({"key_id": member.key_id, "role": member.role, "version": card.version})
         return
-    info(f"enrolled {member.role} {member.key_id} ({member.label}); card version {card.version}")
+    info(f"enrolled {member.role} {member.key_id}; card version {card.version}")
     info("hand out the new card with 'org card --out FILE'")
 
 

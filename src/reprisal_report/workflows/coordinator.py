@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import nacl.signing
 
-from reprisal_report.errors import InvalidInput, OperationalError
+from reprisal_report.errors import FingerprintMismatch, InvalidInput, OperationalError
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity import idcard, pinning
-from reprisal_report.identity.fingerprint import key_id
+from reprisal_report.identity.fingerprint import fingerprints_match, key_id
 from reprisal_report.identity.keys import age_identity_text, public_identity
 from reprisal_report.identity.orgcard import Member, OrgCard, Revoked, sign_card, verify_card
+from reprisal_report.model.text import first_non_printing, visible
 from reprisal_report.vault.cases import record_event
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.membership import now_utc
@@ -60,9 +61,13 @@ def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> O
         raise OperationalError("this coordinator profile already created an org")
     if not name.strip() or len(name) > 200:
         raise InvalidInput("--name must be 1 to 200 characters")
+    if first_non_printing(name) is not None:
+        raise InvalidInput("the org name holds a control or other non-printing character")
     for url in relays:
-        if not url.startswith(("https://", "http://")):
-            raise InvalidInput(f"relay URL must start with https:// or http://: {url}")
+        if not url.startswith(("https://", "http://")) or first_non_printing(url) is not None:
+            raise InvalidInput(
+                f"relay URL must start with https:// or http:// and be printable: {visible(url)}"
+            )
     root = nacl.signing.SigningKey.generate()
     org_id = key_id(bytes(root.verify_key))
     me = public_identity(vault)
@@ -93,9 +98,51 @@ def current_card(vault: Vault) -> bytes:
     return own_org(vault).signed.raw
 
 
-def enroll(vault: Vault, data: bytes, valid_days: int) -> tuple[OrgCard, Member]:
+@dataclass(frozen=True)
+class CardPreview:
+    """What a coordinator checks with the member before enrolling an identity card;
+    every text is safe to print (non-printing characters shown as escapes)."""
+
+    fingerprint: str
+    key_id: str
+    role: str
+    label: str
+
+
+def preview_identity_card(data: bytes) -> CardPreview:
+    """Parse an identity card (self-signature checked) for the coordinator to confirm."""
+    ident = idcard.parse_card(data)
+    return CardPreview(ident.fingerprint, ident.key_id, ident.role, visible(ident.label))
+
+
+def _check_expected(ident: idcard.IdentityCard, role: str, typed_fingerprint: str) -> None:
+    if role not in idcard.CARD_ROLES:
+        raise InvalidInput(
+            f"unknown role {visible(role)!r}", hint=f"roles: {', '.join(idcard.CARD_ROLES)}"
+        )
+    if not fingerprints_match(typed_fingerprint, ident.signing_key):
+        raise FingerprintMismatch(
+            "fingerprint does not match the identity card's key",
+            hint="compare the fingerprint with the member again, in person or by voice",
+        )
+    if ident.role != role:
+        raise FingerprintMismatch(
+            f"the identity card is for a {ident.role} key, not a {role}",
+            hint="a card's role is its holder's claim: enrol it only for the role agreed",
+        )
+
+
+def enroll(
+    vault: Vault, data: bytes, valid_days: int, *, role: str, fingerprint: str
+) -> tuple[OrgCard, Member]:
+    """Enrol the identity card once its key and role match what was agreed out of band.
+
+    ``role`` and ``fingerprint`` come from the coordinator (typed, or confirmed after
+    seeing :func:`preview_identity_card`), never from the card alone.
+    """
     org = own_org(vault)
     ident = idcard.parse_card(data)
+    _check_expected(ident, role, fingerprint)
     card = org.signed.card
     if card.member(ident.key_id) is not None:
         raise InvalidInput(f"key {ident.key_id} is already enrolled")

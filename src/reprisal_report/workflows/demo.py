@@ -77,7 +77,9 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
         with profile.open_profile(r_home, rep_pass) as r:
             id_card = membership.identity_card(r)
         with profile.open_profile(c_home, coord_pass) as c:
-            coordinator.enroll(c, id_card, 90)
+            # Both profiles are made right here, so the card is the one just written.
+            seen = coordinator.preview_identity_card(id_card)
+            coordinator.enroll(c, id_card, 90, role=seen.role, fingerprint=seen.fingerprint)
             org_card = coordinator.current_card(c)
         say("coordinator enrolled the reporter's identity card (org card version 2)")
         photo = work / "photo.jpg"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from reprisal_report import clock
 from reprisal_report.errors import CardInvalid, FingerprintMismatch
 from reprisal_report.identity import idcard, pinning
 from reprisal_report.identity.fingerprint import fingerprints_match
@@ -15,7 +16,7 @@ from reprisal_report.vault.store import Vault
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock.now()
 
 
 def identity(vault: Vault) -> PublicIdentity:
