@@ -27,6 +27,7 @@ from reprisal_report.identity.keys import signing_key
 from reprisal_report.workflows import inbox
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
+from tests.integration.enrolment import enroll_args
 
 ERR = "reprisal-report: error: "
 TABLES = ("inbox_bundles", "inbox_attachments", "inbox_chunks", "triage", "custody_events")
@@ -79,7 +80,7 @@ def setup_fixture(make_cli: Callable[[str], Cli], tmp_path: Path) -> Setup:
     ]
     card = tmp_path / "rep.id.json"
     reporter.ok("id", "card", "--out", str(card))
-    coordinator.ok("org", "enroll", str(card))
+    coordinator.ok("org", "enroll", *enroll_args(card))
     org_card = tmp_path / "org.json"
     coordinator.ok("org", "card", "--out", str(org_card))
     reporter.ok("org", "join", str(org_card), "--fingerprint", fpr)
@@ -230,7 +231,7 @@ def test_bundle_sealed_to_another_org(setup: Setup, make_cli: Callable[[str], Cl
         "root_fingerprint"
     ]
     card = setup.dir / "rep.id.json"
-    other.ok("org", "enroll", str(card))
+    other.ok("org", "enroll", *enroll_args(card))
     org_b = setup.dir / "org-b.json"
     other.ok("org", "card", "--out", str(org_b))
     setup.reporter.ok("org", "join", str(org_b), "--fingerprint", fpr)
@@ -287,7 +288,7 @@ def test_bundle_re_encrypted_to_a_coordinator_it_was_not_sealed_for(
     second.ok("init", "--role", "coordinator")
     card = setup.dir / "c2.id.json"
     second.ok("id", "card", "--out", str(card))
-    setup.coordinator.ok("org", "enroll", str(card))
+    setup.coordinator.ok("org", "enroll", *enroll_args(card))
     org_card = setup.dir / "org2.json"
     setup.coordinator.ok("org", "card", "--out", str(org_card))
     second.ok("org", "join", str(org_card), "--fingerprint", setup.fingerprint)
@@ -360,9 +361,9 @@ def test_bundle_signed_by_a_revoked_key(setup: Setup) -> None:
         key = signing_key(vault)
     data = _forge(setup, key, key_id(setup.reporter))
     import_refused(setup, data, "was revoked at")
-    # Sealing times are coarse (the hour), so a bundle sealed in the hour of the
-    # revocation is refused too: the conservative reading of an author's claim.
-    import_refused(setup, before_revocation.read_bytes(), "before or during the hour")
+    # The time a bundle claims is the author's word: without a record of this profile
+    # that the bundle existed before the revocation, it is refused too.
+    import_refused(setup, before_revocation.read_bytes(), "nothing this profile recorded")
 
 
 def test_gps_and_pdf_author_never_reach_the_coordinator(setup: Setup, tmp_path: Path) -> None:

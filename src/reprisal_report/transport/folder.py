@@ -8,10 +8,14 @@ left alone, so pushing twice, or after a crash, delivers each bundle exactly onc
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import os
 import secrets
+import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from reprisal_report.errors import NotFound, OperationalError
 from reprisal_report.vault.files import file_sha256, fsync_dir
@@ -50,6 +54,94 @@ def deliver(source: Path, folder: Path, sha256: str) -> bool:
     return True
 
 
-def bundles_in(folder: Path) -> list[Path]:
+@dataclass(frozen=True)
+class SkippedEntry:
+    """A ``*.rrb`` name in a folder that is not a regular file, and why it was left."""
+
+    path: Path
+    reason: str
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link, not a bundle file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe, not a bundle file"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a bundle file"
+    return "is not a regular file"
+
+
+def scan(folder: Path) -> tuple[list[Path], list[SkippedEntry]]:
+    """The regular ``*.rrb`` files of ``folder``, and the other ``*.rrb`` entries skipped.
+
+    Entries are judged by ``lstat``: a symbolic link (dangling or not), a named pipe or
+    a device is never followed or opened, so one odd entry cannot hang or abort the
+    import of the rest.
+    """
     require_folder(folder)
-    return sorted(p for p in folder.iterdir() if p.suffix == SUFFIX and p.is_file())
+    files: list[Path] = []
+    skipped: list[SkippedEntry] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix != SUFFIX:
+            continue
+        try:
+            problem = _not_regular(os.lstat(path).st_mode)
+        except OSError:
+            problem = "disappeared while the folder was read"
+        if problem is None:
+            files.append(path)
+        else:
+            skipped.append(SkippedEntry(path, problem))
+    return files, skipped
+
+
+def bundles_in(folder: Path) -> list[Path]:
+    """The regular ``*.rrb`` files of ``folder`` (see :func:`scan` for what is skipped)."""
+    return scan(folder)[0]
+
+
+class BundleFileRefused(Exception):
+    """A bundle path that is not a regular file, or is larger than the cap."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Bundles on the folder path are capped like those a relay serves; the cap is checked
+# on the open descriptor and again while reading (the file may grow meanwhile).
+MAX_BUNDLE_BYTES = 4 * 1024**3
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_bundle_file(path: Path, max_bytes: int = MAX_BUNDLE_BYTES) -> BinaryIO:
+    """Open a bundle file for reading without following a link or blocking on a pipe.
+
+    ``O_NOFOLLOW`` refuses a symbolic link and ``O_NONBLOCK`` keeps a named pipe from
+    hanging the open; the descriptor is then checked to be a regular file within the
+    size cap. The caller reads the file once through the returned handle.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        raise BundleFileRefused("no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BundleFileRefused("is a symbolic link, not a bundle file") from None
+        raise BundleFileRefused("cannot be opened") from None
+    try:
+        info = os.fstat(fd)
+        problem = _not_regular(info.st_mode)
+        if problem is not None:
+            raise BundleFileRefused(problem)
+        if info.st_size > max_bytes:
+            raise BundleFileRefused(f"is larger than the {max_bytes // 1024**2} MiB bundle cap")
+        # Regular files ignore O_NONBLOCK for reads, but clear it all the same.
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise

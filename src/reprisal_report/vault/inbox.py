@@ -104,7 +104,9 @@ def chain_order(bundles: list[InboxBundle]) -> list[InboxBundle]:
     """Order a case's bundles along their follow-up links, whatever order they arrived in.
 
     A bundle comes after the one it names as previous; bundles whose predecessor has not
-    arrived (yet) keep their arrival order.
+    arrived (yet) keep their arrival order. Every bundle appears exactly once, whatever
+    the links say: a cycle or a fork stored by an older version (the import refuses
+    both now) is laid out in arrival order instead of being lost or looping.
     """
     by_previous: dict[str | None, list[InboxBundle]] = {}
     ids = {b.bundle_id for b in bundles}
@@ -112,12 +114,67 @@ def chain_order(bundles: list[InboxBundle]) -> list[InboxBundle]:
         key = b.previous_bundle_id if b.previous_bundle_id in ids else None
         by_previous.setdefault(key, []).append(b)
     ordered: list[InboxBundle] = []
-    frontier = list(by_previous.get(None, []))
-    while frontier:
-        current = frontier.pop(0)
-        ordered.append(current)
-        frontier.extend(by_previous.get(current.bundle_id, []))
+    placed: set[str] = set()
+
+    def walk(start: InboxBundle) -> None:
+        frontier = [start]
+        while frontier:
+            current = frontier.pop(0)
+            if current.bundle_id in placed:
+                continue
+            placed.add(current.bundle_id)
+            ordered.append(current)
+            frontier.extend(by_previous.get(current.bundle_id, []))
+
+    for root in by_previous.get(None, []):
+        walk(root)
+    for b in bundles:  # members of a cycle have no root to be reached from
+        if b.bundle_id not in placed:
+            walk(b)
     return ordered
+
+
+def chain_problem(
+    stored: list[InboxBundle], bundle_id: str, previous_bundle_id: str | None
+) -> str | None:
+    """Why a new bundle would break its case's chain into a fork or a cycle, or None.
+
+    A case is one line of bundles: one first bundle (no previous), and each later one
+    continuing a different predecessor. Bundles may arrive in any order, so a stored
+    bundle may already name the new one as its previous; that is not a problem.
+    """
+    for b in stored:
+        if b.previous_bundle_id == previous_bundle_id:
+            if previous_bundle_id is None:
+                return f"case already has a first bundle ({b.bundle_id})"
+            return f"bundle {b.bundle_id} already continues {previous_bundle_id} (a fork)"
+    by_id = {b.bundle_id: b for b in stored}
+    seen: set[str] = set()
+    cursor = previous_bundle_id
+    while cursor is not None and cursor in by_id and cursor not in seen:
+        seen.add(cursor)
+        cursor = by_id[cursor].previous_bundle_id
+        if cursor == bundle_id:
+            return "its chain of previous bundles would lead back to itself (a cycle)"
+    return None
+
+
+# --- sightings: this profile's record that a bundle's exact bytes existed at a time ----
+# Stored as meta rows (one per SHA-256, the first time only); the import consults them
+# before accepting a bundle whose author was revoked since (docs/threat-model.md).
+
+_SIGHTING = "bundle-seen:"
+
+
+def record_sighting(vault: Vault, sha256: str, at: str) -> None:
+    """Note that this profile held the bundle with this SHA-256 at ``at`` (first time kept)."""
+    if vault.get_meta(_SIGHTING + sha256) is None:
+        vault.set_meta(_SIGHTING + sha256, at)
+
+
+def first_sighting(vault: Vault, sha256: str) -> str | None:
+    """When this profile first recorded the bundle with this SHA-256, if it ever did."""
+    return vault.get_meta(_SIGHTING + sha256)
 
 
 def bundles_for_case(vault: Vault, case_id: str) -> list[InboxBundle]:

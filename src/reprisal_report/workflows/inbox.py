@@ -7,14 +7,16 @@ transaction is rolled back, so nothing of a bad bundle is ever stored (STYLE.md 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from reprisal_report import clock
 from reprisal_report.bundle.container import AttachmentHeader
 from reprisal_report.bundle.opening import (
     OpenedBundle,
@@ -27,6 +29,7 @@ from reprisal_report.bundle.opening import (
 from reprisal_report.errors import (
     BundleMalformed,
     BundleNotForUs,
+    BundleTampered,
     CardExpired,
     InvalidCase,
     NotFound,
@@ -36,13 +39,15 @@ from reprisal_report.errors import (
     UnknownDevice,
     UnknownOrg,
 )
+from reprisal_report.identity import encoding as enc
 from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import age_identity_text, public_identity
 from reprisal_report.identity.orgcard import OrgCard
 from reprisal_report.model.case import validate_case
+from reprisal_report.model.text import visible
+from reprisal_report.transport import folder
 from reprisal_report.vault import inbox
 from reprisal_report.vault.cases import record_event, utc_now
-from reprisal_report.vault.files import file_sha256
 from reprisal_report.vault.store import Vault
 
 BUNDLE_SUFFIX = ".rrb"
@@ -51,38 +56,89 @@ BUNDLE_SUFFIX = ".rrb"
 @dataclass(frozen=True)
 class ImportOutcome:
     path: Path
-    status: str  # imported | duplicate | failed
+    status: str  # imported | duplicate | failed | skipped
     bundle_id: str | None = None
     case_id: str | None = None
     reason: str | None = None
     error: ReportError | None = None
 
+    @property
+    def name(self) -> str:
+        """The file's name as the courier chose it, safe to print (escapes visible)."""
+        return visible(self.path.name)
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """The regular bundle files to import, and the entries a folder scan left out."""
+
+    files: list[Path]
+    skipped: list[ImportOutcome] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        total = 0
+        for path in self.files:
+            try:
+                total += path.lstat().st_size
+            except OSError:
+                continue  # reported when the import tries to open it
+        return total
+
+
+def plan_paths(paths: list[Path]) -> ImportPlan:
+    """Files as given, and the regular ``*.rrb`` files of any folder, in a stable order.
+
+    A folder's symbolic links, named pipes and other odd ``*.rrb`` entries are skipped
+    and reported, never opened; a path that does not exist at all is an error.
+    """
+    plan = ImportPlan([])
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            files, skipped = folder.scan(path)
+            plan.files.extend(files)
+            plan.skipped.extend(ImportOutcome(s.path, "skipped", reason=s.reason) for s in skipped)
+        elif path.exists() or path.is_symlink():
+            plan.files.append(path)  # judged when opened (no link, no pipe)
+        else:
+            raise NotFound(f"no such file or folder: {visible(str(path))}")
+    return plan
+
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, and the ``*.rrb`` files of any folder, in a stable order."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix == BUNDLE_SUFFIX))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise NotFound(f"no such file or folder: {path}")
-    return found
+    """The files :func:`plan_paths` would import (skipped entries left out)."""
+    return plan_paths(paths).files
 
 
 class _ProgressReader:
-    """Reports how much ciphertext age has read (the file was hashed beforehand)."""
+    """Hashes and counts the ciphertext as age reads it, so the file is read only once
+    for decryption and what was hashed is exactly what was decrypted."""
 
-    def __init__(self, handle: Any, on_bytes: Callable[[int], None] | None) -> None:
+    def __init__(
+        self, handle: Any, on_bytes: Callable[[int], None] | None, limit: int | None = None
+    ) -> None:
         self.handle = handle
         self.on_bytes = on_bytes
+        self.limit = limit
+        self.count = 0
+        self.digest = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.handle.read(size)
-        if self.on_bytes is not None and data:
-            self.on_bytes(len(data))
+        if data:
+            self.count += len(data)
+            if self.limit is not None and self.count > self.limit:
+                raise BundleMalformed("bundle file grew past the bundle size cap while read")
+            self.digest.update(data)
+            if self.on_bytes is not None:
+                self.on_bytes(len(data))
         return data
+
+    def drain(self) -> str:
+        """Read whatever age left unread and return the SHA-256 of every byte seen."""
+        while self.read(1024 * 1024):
+            pass
+        return self.digest.hexdigest()
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -107,8 +163,20 @@ class _StagingSink:
         self.writer.end()
 
 
-def _author_key(card: OrgCard, opened: OpenedBundle) -> bytes:
-    """The author's key if enrolled, or revoked only after the claimed sealing time."""
+@dataclass
+class _Progress:
+    """How far one import got: a bundle whose signature verified may be sighted."""
+
+    authentic: bool = False
+
+
+def _author_key(card: OrgCard, opened: OpenedBundle) -> tuple[bytes, str | None]:
+    """The key of the bundle's author (a reporter, enrolled or revoked) and the time it
+    was revoked, if it was.
+
+    Only keys that were enrolled as reporters author bundles: a coordinator's, an
+    auditor's or a relay's key never does, revoked or not.
+    """
     author = opened.manifest.author
     member = card.member(author)
     if member is not None:
@@ -116,31 +184,42 @@ def _author_key(card: OrgCard, opened: OpenedBundle) -> bytes:
             raise UnknownDevice(
                 f"bundle author {author} is enrolled as a {member.role}, not a reporter"
             )
-        return member.signing_key
+        return member.signing_key, None
     revoked = card.revocation(author)
     if revoked is None:
         raise UnknownDevice(
-            f"bundle author {author} is not enrolled in org {card.name}",
+            f"bundle author {author} is not enrolled in org {visible(card.name)}",
             hint="if the device is new, enrol its identity card and import again",
         )
-    # The manifest's coarse time (an hour) is the author's claim; a revoked key could
-    # backdate it, which is why docs/threat-model.md tells coordinators to check dates.
-    sealed = datetime.strptime(opened.manifest.created, "%Y-%m-%dT%HZ").replace(tzinfo=UTC)
-    revoked_at = datetime.strptime(revoked.revoked_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if sealed + timedelta(hours=1) > revoked_at:
+    if revoked.role != "reporter":
         raise RevokedDevice(
-            f"bundle author {author} was revoked at {revoked.revoked_at}, "
-            f"before or during the hour it claims to be sealed ({opened.manifest.created})"
+            f"bundle author {author} is a revoked {revoked.role} key, never a reporter"
         )
-    return revoked.signing_key
+    return revoked.signing_key, revoked.revoked_at
+
+
+def _check_existed_before(vault: Vault, opened: OpenedBundle, sha: str, revoked_at: str) -> None:
+    """A revoked reporter's bundle needs proof, recorded by this profile, that it existed
+    before the revocation: the time the bundle claims for itself is the author's word,
+    and a stolen key can claim any time."""
+    seen = inbox.first_sighting(vault, sha)
+    if seen is not None and enc.parse_time(seen) < enc.parse_time(revoked_at):
+        return
+    raise RevokedDevice(
+        f"bundle author {opened.manifest.author} was revoked at {revoked_at} and nothing "
+        "this profile recorded shows the bundle existed before then",
+        hint="the sealing time a bundle claims is not proof; the reporter can seal the "
+        "case again from an enrolled device",
+    )
 
 
 def _verify_and_store(
     vault: Vault,
     path: Path,
     sha: str,
+    handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
-    data: bytes | None = None,
+    progress: _Progress,
 ) -> ImportOutcome:
     identity = age_identity_text(vault)
     if identity is None:
@@ -151,13 +230,13 @@ def _verify_and_store(
         # The inbox rows of a bundle are written before its id is known (it is inside
         # the encryption); foreign keys are checked at commit instead.
         vault.conn.execute("PRAGMA defer_foreign_keys = ON")
-        with path.open("rb") if data is None else io.BytesIO(data) as handle:
-            # 1-2: the age layer and the container (attachments staged, unverified).
-            opened = open_bundle(
-                _ProgressReader(handle, on_bytes),
-                identities=[identity],
-                sink=_StagingSink(writer),
-            )
+        reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES)
+        # 1-2: the age layer and the container (attachments staged, unverified).
+        opened = open_bundle(reader, identities=[identity], sink=_StagingSink(writer))
+        # The bytes decrypted are the bytes hashed: a file rewritten in place on a
+        # shared folder between the hash and the decryption is caught here.
+        if not hmac.compare_digest(reader.drain(), sha):
+            raise BundleTampered("bundle file changed while it was being imported")
         manifest = opened.manifest
         try:
             org = pinning.get(vault, manifest.org_id)
@@ -166,16 +245,19 @@ def _verify_and_store(
                 "bundle is addressed to an org this profile does not hold"
             ) from None
         card = org.signed.card
+        # 3: the signature, by a key the card lists as a reporter (active or revoked).
+        author_key, revoked_at = _author_key(card, opened)
+        check_signature(opened, author_key)
+        progress.authentic = True
         # A stale card may not know of a revocation: refuse rather than guess.
-        if datetime.strptime(card.expires, "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC
-        ) <= datetime.now(UTC):
+        if enc.has_passed(card.expires):
             raise CardExpired(
-                f"this profile's card of org {card.name} expired at {card.expires}",
+                f"this profile's card of org {visible(card.name)} expired at {card.expires}",
                 hint="'org renew' (the org's creator) or 'org update' a fresh card, then retry",
             )
-        # 3-4: the signature, by an enrolled key not revoked at sealing time.
-        check_signature(opened, _author_key(card, opened))
+        # 4: a revoked reporter's bundle only with proof it existed before the revocation.
+        if revoked_at is not None:
+            _check_existed_before(vault, opened, sha, revoked_at)
         # 5: addressed to this org and to this coordinator's key.
         check_addressed(opened, card.org_id, [public_identity(vault).key_id])
         # 6-7: attachment hashes and the salted field commitments.
@@ -193,6 +275,7 @@ def _verify_and_store(
         previous = inbox.bundles_for_case(vault, manifest.case_id)
         if previous and any(b.author_key_id != manifest.author for b in previous):
             raise ReplayedBundle(f"case {manifest.case_id} was started by another device")
+        _check_chain(vault, manifest.case_id, manifest.bundle_id, manifest.previous_bundle_id)
         inbox.insert_bundle(
             vault,
             inbox.InboxBundle(
@@ -219,39 +302,87 @@ def _verify_and_store(
     return ImportOutcome(path, "imported", manifest.bundle_id, manifest.case_id)
 
 
+def _check_chain(vault: Vault, case_id: str, bundle_id: str, previous_id: str | None) -> None:
+    """One line of bundles per case: no fork, no cycle, no link into another case."""
+    if previous_id is not None:
+        named = inbox.find_bundle(vault, previous_id)
+        if named is not None and named.case_id != case_id:
+            raise ReplayedBundle(
+                f"bundle {bundle_id} continues bundle {previous_id} of another case"
+            )
+    problem = inbox.chain_problem(inbox.bundles_for_case(vault, case_id), bundle_id, previous_id)
+    if problem is not None:
+        raise ReplayedBundle(f"bundle {bundle_id} does not fit case {case_id}: {problem}")
+
+
+def _duplicate(path: Path, known: inbox.InboxBundle) -> ImportOutcome:
+    return ImportOutcome(
+        path, "duplicate", known.bundle_id, known.case_id, "already imported; nothing changed"
+    )
+
+
+def _import_handle(
+    vault: Vault,
+    path: Path,
+    sha: str,
+    handle: BinaryIO,
+    on_bytes: Callable[[int], None] | None,
+) -> ImportOutcome:
+    progress = _Progress()
+    try:
+        return _verify_and_store(vault, path, sha, handle, on_bytes, progress)
+    except ReportError as exc:
+        if progress.authentic:
+            # Signed by a reporter key of the card, yet refused for now (an expired
+            # card, say): remember that these exact bytes existed at this time.
+            with vault.transaction():
+                inbox.record_sighting(vault, sha, enc.format_time(clock.now()))
+        return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+
+
+def _hash_handle(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    count = 0
+    while chunk := handle.read(1024 * 1024):
+        count += len(chunk)
+        if count > folder.MAX_BUNDLE_BYTES:
+            raise BundleMalformed("bundle file grew past the bundle size cap while read")
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def import_bundle(
     vault: Vault, path: Path, on_bytes: Callable[[int], None] | None = None
 ) -> ImportOutcome:
-    sha = file_sha256(path)
-    known = inbox.find_by_sha256(vault, sha)
-    if known is not None:
-        return ImportOutcome(
-            path, "duplicate", known.bundle_id, known.case_id, "already imported; nothing changed"
-        )
+    """Import one bundle file, read through one descriptor that never follows a link."""
     try:
-        return _verify_and_store(vault, path, sha, on_bytes)
-    except ReportError as exc:
-        return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+        handle = folder.open_bundle_file(path)
+    except folder.BundleFileRefused as exc:
+        return ImportOutcome(path, "skipped", reason=exc.reason)
+    with handle:
+        try:
+            sha = _hash_handle(handle)
+        except ReportError as exc:
+            return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+        known = inbox.find_by_sha256(vault, sha)
+        if known is not None:
+            return _duplicate(path, known)
+        handle.seek(0)
+        return _import_handle(vault, path, sha, handle, on_bytes)
 
 
 def import_fetched(vault: Vault, data: bytes, sha: str, label: str) -> ImportOutcome:
     """Import a bundle already in memory whose SHA-256 the caller checked (relay pull)."""
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
-        return ImportOutcome(
-            Path(label),
-            "duplicate",
-            known.bundle_id,
-            known.case_id,
-            "already imported; nothing changed",
-        )
-    try:
-        return _verify_and_store(vault, Path(label), sha, None, data)
-    except ReportError as exc:
-        return ImportOutcome(Path(label), "failed", reason=exc.message, error=exc)
+        return _duplicate(Path(label), known)
+    return _import_handle(vault, Path(label), sha, io.BytesIO(data), None)
 
 
 def import_paths(
-    vault: Vault, paths: list[Path], on_bytes: Callable[[int], None] | None = None
+    vault: Vault,
+    paths: list[Path] | ImportPlan,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> list[ImportOutcome]:
-    return [import_bundle(vault, p, on_bytes) for p in expand_paths(paths)]
+    plan = paths if isinstance(paths, ImportPlan) else plan_paths(paths)
+    return [import_bundle(vault, p, on_bytes) for p in plan.files] + plan.skipped
