@@ -241,6 +241,7 @@ def start_relay_process(
         stderr=subprocess.PIPE,
     )
     port = _read_port(process)
+    _wait_listening(port, process)
 
     def stop() -> None:
         if process.poll() is None:
@@ -255,6 +256,18 @@ def start_relay_process(
                 stream.close()
 
     return RunningRelay(f"http://127.0.0.1:{port}", data_dir, card_path, org, None, stop, process)
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    """The port is printed before uvicorn listens on it: wait (bounded) until it does."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("relay process did not start listening")
 
 
 def _read_port(process: subprocess.Popen[bytes]) -> int:
