@@ -171,6 +171,12 @@ def relay_serve(
         int, typer.Option("--quota-mib", help="Unacknowledged MiB per key.")
     ] = 1024,
     max_uploads: Annotated[int, typer.Option("--max-uploads", help="Concurrent uploads.")] = 8,
+    retention_days: Annotated[
+        int,
+        typer.Option(
+            "--retention-days", help="Days a bundle is kept when not every coordinator collects it."
+        ),
+    ] = 30,
 ) -> None:
     """Run the relay (HTTPS with --tls-cert/--tls-key; plain HTTP for loopback or Tor)."""
     from reprisal_report.workflows.relay_operator import serve
@@ -186,6 +192,7 @@ def relay_serve(
         max_bundle_mib=max_bundle_mib,
         quota_mib=quota_mib,
         max_uploads=max_uploads,
+        retention_days=retention_days,
     )
 
 

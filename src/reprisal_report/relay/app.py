@@ -156,10 +156,10 @@ def _target(request: Request) -> bytes:
     return bytes(raw) + (b"?" + bytes(query) if query else b"")
 
 
-async def _read_small(request: Request, limit: int) -> bytes:
+async def _read_small(request: Request, limit: int, idle_seconds: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in _stream_with_idle_timeout(request, idle_seconds):
         size += len(chunk)
         if size > limit:
             raise RelayRequestRejected(413, f"request body larger than {limit} bytes")
@@ -253,7 +253,7 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
         request: Request, roles: frozenset[str], action: str, limit: int = SMALL_BODY, **kw: bool
     ) -> tuple[Member, bytes]:
         member, body_sha256 = await authenticate(request, roles, action, **kw)
-        body = await _read_small(request, limit)
+        body = await _read_small(request, limit, config.upload_idle_timeout_seconds)
         _check_body(body, body_sha256)
         return member, body
 

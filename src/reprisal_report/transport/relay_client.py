@@ -95,8 +95,17 @@ class RelayClient:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"relay URL must be http(s)://host[:port]: {base_url!r}")
-        if proxy is not None and urlsplit(proxy).scheme not in ("socks5", "socks5h", "http"):
+        proxy_scheme = urlsplit(proxy).scheme if proxy is not None else None
+        if proxy_scheme is not None and proxy_scheme not in ("socks5", "socks5h", "http"):
             raise InvalidInput("proxy must be a socks5h://host:port (Tor) or http:// URL")
+        # Checked before any connection: the system resolver must never see an onion
+        # name (it leaks which service this device uses, and cannot resolve it anyway).
+        if parts.hostname.lower().endswith(".onion") and proxy_scheme in (None, "socks5"):
+            raise InvalidInput(
+                f"refusing to reach {parts.hostname} without a Tor proxy that resolves"
+                " the name itself: the system resolver would see it",
+                hint="reach onion relays through Tor's SOCKS port, e.g. socks5h://127.0.0.1:9050",
+            )
         if key_id != key_id_of(bytes(signing_key.verify_key)):
             raise ValueError("key_id does not belong to signing_key")
         self.base_url = base_url.rstrip("/")

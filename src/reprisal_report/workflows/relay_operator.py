@@ -29,6 +29,7 @@ def serve(
     max_bundle_mib: int,
     quota_mib: int,
     max_uploads: int,
+    retention_days: int = 30,
 ) -> None:
     from reprisal_report.relay.config import RelayConfig
     from reprisal_report.relay.server import serve as run
@@ -43,5 +44,6 @@ def serve(
         max_bundle_bytes=max_bundle_mib * MIB,
         quota_bytes_per_key=quota_mib * MIB,
         max_concurrent_uploads=max_uploads,
+        retention_seconds=retention_days * 24 * 3600,
     )
     run(config, host, port, tls_cert=tls_cert, tls_key=tls_key)
