@@ -36,6 +36,10 @@ from reprisal_report.errors import (
 # The first line of every binary age v1 file; armored files start with "-----BEGIN".
 AGE_INTRO: Final = b"age-encryption.org/v1\n"
 MAX_RECIPIENTS: Final = 64
+# pyrage buffers the whole header before parsing it, so a header that never ends would
+# grow without bound: the bytes up to and including the "---" MAC line are capped here.
+MAX_HEADER_BYTES: Final = 64 * 1024
+_HEADER_READ: Final = 4096
 
 # pyrage (rage) error texts, matched by substring; first match wins. Anything not
 # listed still fails closed (see _map_error): rage's texts are not an API, and a new
@@ -151,7 +155,29 @@ def decrypt(src: Readable, dst: Writable, identities: Sequence[str]) -> None:
                 hint="a bundle file is used exactly as it was received",
             )
         raise BundleMalformed("bundle is not a binary age v1 file")
-    _run_decrypt(_GuardedReader(src, prefix=intro), dst, parsed)
+    _run_decrypt(_GuardedReader(src, prefix=_read_header(src, intro)), dst, parsed)
+
+
+def _read_header(src: Readable, intro: bytes) -> bytes:
+    """The intro, the whole header up to the end of its ``---`` line, and whatever else
+    that read brought in; :class:`BundleMalformed` if the header passes the cap."""
+    buffer = bytearray(intro)
+    searched = len(intro) - 1  # the newline ending the intro starts the next line
+    while True:
+        mark = buffer.find(b"\n---", searched)
+        if mark >= 0 and buffer.find(b"\n", mark + 1) >= 0:
+            return bytes(buffer)
+        if len(buffer) > MAX_HEADER_BYTES:
+            raise BundleMalformed(
+                f"bundle age header is longer than {MAX_HEADER_BYTES // 1024} KiB"
+            )
+        searched = max(len(intro) - 1, len(buffer) - 4) if mark < 0 else mark
+        chunk = src.read(_HEADER_READ)
+        if chunk is None:
+            raise OSError("bundle source returned no data (non-blocking stream?)")
+        if not chunk:
+            return bytes(buffer)  # a short header: pyrage reports it as incomplete
+        buffer += chunk
 
 
 def _run_decrypt(reader: _GuardedReader, dst: Writable, identities: list[Any]) -> None:

@@ -50,7 +50,9 @@ VERSION: Final = MAGIC[-1]
 HEADER: Final = struct.Struct(">BQ")
 
 MIB: Final = 1024 * 1024
-MAX_MANIFEST_BYTES: Final = 16 * MIB
+# The manifest is parsed before its signature can be checked (it names the author):
+# capped well below the record's limit, yet room for MAX_ATTACHMENTS entries.
+MAX_MANIFEST_BYTES: Final = 4 * MIB
 MAX_RECORD_BYTES: Final = 16 * MIB
 MAX_SALTS_BYTES: Final = 16 * MIB
 SIGNATURE_BYTES: Final = 64
