@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,9 +72,22 @@ def _forge(
         org_id=card.org_id,
         case_id=setup.case_id,
         previous_bundle_id=previous,
-        **({} if seed is None else {"rng": lambda n: seed[:n]}),
+        rng=secrets.token_bytes if seed is None else _pinned(seed),
     )
     return out.getvalue()
+
+
+def _pinned(seed: bytes) -> Callable[[int], bytes]:
+    """An rng that always answers from ``seed``: a bundle id known in advance."""
+
+    def rng(n: int) -> bytes:
+        return seed[:n]
+
+    return rng
+
+
+def _id(seed: bytes) -> str:
+    return new_bundle_id(_pinned(seed))
 
 
 def _reporter_key(setup: Setup) -> nacl.signing.SigningKey:
@@ -182,7 +196,7 @@ def test_revoked_reporter_with_a_prior_record_is_accepted(setup: Setup) -> None:
 def test_bundles_naming_each_other_as_previous_are_refused(setup: Setup) -> None:
     key = _reporter_key(setup)
     seed_a, seed_b = bytes([1]) * 32, bytes([2]) * 32
-    id_a, id_b = (new_bundle_id(lambda n, s=s: s[:n]) for s in (seed_a, seed_b))
+    id_a, id_b = _id(seed_a), _id(seed_b)
     a = setup.dir / "a.rrb"
     a.write_bytes(_forge(setup, key, seed=seed_a, previous=id_b))
     setup.coordinator.ok("inbox", "import", str(a))
@@ -205,9 +219,9 @@ def test_two_bundles_continuing_one_are_a_fork(setup: Setup) -> None:
     one = setup.dir / "one.rrb"
     one.write_bytes(_forge(setup, key, seed=bytes([3]) * 32, previous=first.stem))
     setup.coordinator.ok("inbox", "import", str(one))
-    two_id = new_bundle_id(lambda n: (bytes([4]) * 32)[:n])
+    two_id = _id(bytes([4]) * 32)
     two = _forge(setup, key, seed=bytes([4]) * 32, previous=first.stem)
-    one_id = new_bundle_id(lambda n: (bytes([3]) * 32)[:n])
+    one_id = _id(bytes([3]) * 32)
     import_refused(
         setup,
         two,
@@ -227,7 +241,7 @@ def test_triage_never_crashes_on_a_stored_cycle(setup: Setup) -> None:
     follow.write_bytes(_forge(setup, key, seed=bytes([6]) * 32, previous=first.stem))
     setup.coordinator.ok("inbox", "import", str(follow))
     with open_profile(setup.coordinator.home, PASSPHRASE) as vault, vault.transaction():
-        follow_id = new_bundle_id(lambda n: (bytes([6]) * 32)[:n])
+        follow_id = _id(bytes([6]) * 32)
         vault.conn.execute(
             "UPDATE inbox_bundles SET previous_bundle_id = ? WHERE bundle_id = ?",
             (follow_id, first.stem),
