@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import nacl.signing
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -480,3 +481,61 @@ def test_age_recipient_with_nonzero_padding_bits_is_rejected() -> None:
     with pytest.raises(CardInvalid, match="not canonically encoded"):
         idcard.check_age_recipient(padded, "test")
     assert idcard.check_age_recipient(canonical, "test") == canonical
+
+
+# --- no card with a non-printing character in a text field parses -----------------------
+
+_NON_PRINTING_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn")
+NON_PRINTING = st.characters(categories=_NON_PRINTING_CATEGORIES).filter(
+    lambda c: not 0xD800 <= ord(c) <= 0xDFFF  # lone surrogates cannot be encoded at all
+) | st.sampled_from(["\r", "\n", "\x1b", "\u202e", "\u2066", "\u200b", "\u2028", "\x85"])
+
+
+_FUZZ_KEY = nacl.signing.SigningKey(bytes(32))  # a throw-away key for re-signed cards
+
+
+def _resign_id(body: dict[str, Any]) -> bytes:
+    key = _FUZZ_KEY
+    body = dict(body, signing_key=enc.b64(bytes(key.verify_key)))
+    return enc.dump({"identity": body, "signature": enc.b64(enc.sign(key, idcard.DOMAIN, body))})
+
+
+@fuzz
+@given(
+    field=st.sampled_from(["label"]),
+    prefix=st.text(max_size=20).filter(lambda t: t.isprintable()),
+    bad=NON_PRINTING,
+    suffix=st.text(max_size=20).filter(lambda t: t.isprintable()),
+)
+def test_no_identity_card_with_a_non_printing_character_parses(
+    field: str, prefix: str, bad: str, suffix: str
+) -> None:
+    body = dict(ID_DOCS["reporter"]["identity"])
+    body[field] = prefix + bad + suffix
+    with pytest.raises(ReportError) as caught:
+        idcard.parse_card(_resign_id(body))
+    assert caught.value.exit_code == ExitCode.VERIFICATION
+    assert "non-printing character" in caught.value.message
+
+
+@fuzz
+@given(
+    where=st.sampled_from(["name", "org_id", "member label", "relay"]),
+    bad=NON_PRINTING,
+    at=st.integers(min_value=0, max_value=8),
+)
+def test_no_org_card_with_a_non_printing_character_parses(where: str, bad: str, at: int) -> None:
+    doc = copy.deepcopy(ORG_DOC)
+    card = doc["card"]
+    if where == "member label":
+        text = card["members"][0]["label"]
+        card["members"][0]["label"] = text[:at] + bad + text[at:]
+    elif where == "relay":
+        card["relays"] = ["https://relay.example.org/" + "x" * at + bad]
+    else:
+        card[where] = card[where][:at] + bad + card[where][at:]
+    # parse_card checks no signature, so the text rule is the only one broken here.
+    with pytest.raises(ReportError) as caught:
+        orgcard.parse_card(enc.dump(doc))
+    assert caught.value.exit_code == ExitCode.VERIFICATION
+    assert "non-printing character" in caught.value.message
