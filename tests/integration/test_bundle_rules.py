@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nacl.signing
 
+from reprisal_report import clock
 from reprisal_report.bundle.seal import seal_to
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity import pinning
@@ -100,10 +101,11 @@ def test_seal_refuses_an_expired_card(setup: Setup) -> None:
     path = setup.dir / "short.json"
     path.write_bytes(sign_card(stale, [root]))
     setup.reporter.ok("org", "update", str(path))
-    import time
-
-    time.sleep(3)
-    result = setup.reporter("seal", setup.case_id)
+    clock.set_clock(lambda: now + timedelta(seconds=3))  # past the expiry, no sleeping
+    try:
+        result = setup.reporter("seal", setup.case_id)
+    finally:
+        clock.set_clock(None)
     assert result.exit_code == 3
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"{ERR}the card of org Org A expired at ")

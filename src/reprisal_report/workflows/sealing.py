@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reprisal_report import clock
 from reprisal_report.bundle.container import AttachmentSource
 from reprisal_report.bundle.seal import seal_to
 from reprisal_report.crashpoints import crash_point
@@ -154,7 +155,7 @@ def seal_case(
             hint="'org join CARD_FILE --fingerprint FPR' first",
         )
     org = pinning.get(vault, org_id)
-    _check_membership(vault, org, datetime.now(UTC))
+    _check_membership(vault, org, clock.now())
     me = public_identity(vault)
     attachments = list_attachments(vault, row.id)
     for attachment in attachments:
