@@ -140,7 +140,7 @@ def test_edit_after_sealing_makes_a_follow_up(setup: Setup, tmp_path: Path) -> N
     again = setup.reporter("seal", setup.case_id)
     assert again.exit_code == 2
     assert again.stderr.splitlines()[0] == (
-        f"{ERR}case {setup.case_id} is already sealed at revision 1"
+        f"{ERR}case {setup.case_id} is already sealed at revision 2"
     )
     changed = tmp_path / "changed.json"
     record = json.loads(setup.reporter.ok("case", "show", setup.case_id, "--json").stdout)

@@ -51,6 +51,8 @@ def list_cases(
 def show_case(vault: Any, ref: str) -> dict[str, Any]:
     case_id = _resolve(vault, ref)
     bundles = inbox.bundles_for_case(vault, case_id)
+    if not bundles:
+        raise NotFound(f"no received bundle of case {case_id}")
     latest = bundles[-1]
     attachments = inbox.attachments(vault, latest.bundle_id)
     return {
