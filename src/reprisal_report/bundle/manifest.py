@@ -34,6 +34,7 @@ from typing import Any, Final
 import nacl.exceptions
 import nacl.signing
 
+from reprisal_report import clock
 from reprisal_report.bundle.container import (
     MAX_ATTACHMENTS,
     MAX_MANIFEST_BYTES,
@@ -226,7 +227,7 @@ def build_manifest(
         previous_bundle_id=previous_bundle_id,
         author=author_key_id,
         recipients=tuple(sorted(recipient_key_ids)),
-        created=coarse_time(now if now is not None else datetime.now(UTC)),
+        created=coarse_time(now if now is not None else clock.now()),
         attachments=tuple(attachments),
         commitments=commitments,
     )
