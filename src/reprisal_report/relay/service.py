@@ -213,7 +213,8 @@ class RelayService:
             if entry.deleted:
                 raise RelayRequestRejected(
                     410,
-                    "bundle was acknowledged by every coordinator or its retention ended; its bytes are deleted",
+                    "bundle was acknowledged by every coordinator or its retention ended; "
+                    "its bytes are deleted",
                 )
             data = self.store.read(sha256)
         if data is None:
