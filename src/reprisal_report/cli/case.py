@@ -116,24 +116,25 @@ def list_(
             ]
         )
         return
-    from rich.table import Table
+    from reprisal_report.cli.render import print_table
 
-    from reprisal_report.cli.output import console
-
-    table = Table("id", "state", "title", "country", "date", "risk", "files", "needs sealing")
-    for r in rows:
-        table.add_row(
-            r.id,
-            r.state,
-            str(r.record.get("title", "")),
-            str(r.record.get("country", "")),
-            str(r.record.get("incident_date", "")),
-            str(r.record.get("risk", "")),
-            str(counts[r.id]),
-            "yes" if r.needs_sealing else "",
-        )
     if rows:
-        console().print(table)
+        print_table(
+            ("id", "state", "title", "country", "date", "risk", "files", "needs sealing"),
+            (
+                (
+                    r.id,
+                    r.state,
+                    r.record.get("title", ""),
+                    r.record.get("country", ""),
+                    r.record.get("incident_date", ""),
+                    r.record.get("risk", ""),
+                    counts[r.id],
+                    "yes" if r.needs_sealing else "",
+                )
+                for r in rows
+            ),
+        )
     else:
         info("no cases yet; create one with 'reprisal-report case new'")
 

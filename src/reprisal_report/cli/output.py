@@ -1,10 +1,16 @@
-"""Writing to the terminal: data on stdout, everything else on stderr."""
+"""Writing to the terminal: data on stdout, everything else on stderr.
+
+Every line written here goes through ``render.safe`` and every JSON document through
+``render.json_text``: a message quoting a card label or a file name shows its control
+and bidi characters as visible escapes instead of letting the terminal act on them.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from reprisal_report.cli.render import json_text, safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -13,16 +19,16 @@ PROG = "reprisal-report"
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(document) + "\n")
     sys.stdout.flush()
 
 
 def stdout_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(safe(text) + "\n")
 
 
 def err_line(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(safe(text) + "\n")
     sys.stderr.flush()
 
 
@@ -44,4 +50,4 @@ def console(stderr: bool = False) -> Console:
     """A rich console; rich honours NO_COLOR and plain pipes by itself."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False, markup=False)

@@ -1,12 +1,62 @@
-"""Human-readable rendering of records. Case text is never parsed as rich markup."""
+"""The one rule for showing untrusted text: it is printed, never interpreted.
+
+Case fields, card labels, org ids, file names and anything a courier or relay sent
+reach the terminal only through this module:
+
+- :func:`safe` gives the text with every control, bidi and other non-printing
+  character shown as a visible ``\\u{XXXX}`` escape (``model.text.visible``, the same
+  rule the core uses for its messages);
+- :func:`plain` wraps that in a ``rich.text.Text``, which rich never parses for
+  markup (``[link=…]``, ``[/bold]``) or emoji codes. Every table cell is one.
+
+``output.py`` passes every line it writes through :func:`safe`, and ``--json`` output
+through :func:`json_text`, so a message that quotes a file name is covered too.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
+from reprisal_report.model.text import non_printing, visible
 
-from reprisal_report.cli.output import console
+if TYPE_CHECKING:
+    from rich.text import Text
+
+
+def safe(value: object) -> str:
+    """``value`` as text a terminal shows literally (``None`` is the empty string)."""
+    return visible("" if value is None else str(value))
+
+
+def plain(value: object) -> Text:
+    """``value`` as a rich ``Text``: no markup, no emoji codes, escapes for the rest."""
+    from rich.text import Text
+
+    return Text(safe(value))
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(document: Any) -> str:
+    """``document`` as indented JSON in which no raw non-printing character remains.
+
+    ``json.dumps`` already escapes C0 controls inside strings; bidi overrides, C1
+    controls and the like are escaped here the same way (``\\u202e``), so the output
+    is still exact JSON and reads back to the same values. A raw newline or space in
+    the output is JSON's own layout, never string content.
+    """
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if not any(non_printing(c) and c not in "\n " for c in text):
+        return text
+    return "".join(_json_escape(c) if non_printing(c) and c not in "\n " else c for c in text)
 
 
 def _lines(value: Any, indent: int) -> list[tuple[int, str]]:
@@ -14,10 +64,12 @@ def _lines(value: Any, indent: int) -> list[tuple[int, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, dict | list):
-                out.append((indent, f"{key}:"))
+                out.append((indent, f"{safe(key)}:"))
                 out.extend(_lines(item, indent + 2))
             else:
-                out.append((indent, f"{key}: {item}"))
+                first, *more = _text_lines(item)
+                out.append((indent, f"{safe(key)}: {first}"))
+                out.extend((indent + 2, line) for line in more)
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict | list):
@@ -27,13 +79,35 @@ def _lines(value: Any, indent: int) -> list[tuple[int, str]]:
                     out.append((indent, f"- {first}"))
                     out.extend(sub[1:])
             else:
-                out.append((indent, f"- {item}"))
+                first, *more = _text_lines(item)
+                out.append((indent, f"- {first}"))
+                out.extend((indent + 2, line) for line in more)
     else:
-        out.append((indent, str(value)))
+        out.extend((indent, line) for line in _text_lines(value))
     return out
 
 
+def _text_lines(value: Any) -> list[str]:
+    """A multi-line field (a narrative) as its lines, each made safe on its own."""
+    text = "" if value is None else str(value)
+    return [safe(line) for line in text.split("\n")] or [""]
+
+
 def print_case(document: dict[str, Any]) -> None:
+    from reprisal_report.cli.output import console
+
     term = console()
     for indent, line in _lines(document, 0):
-        term.print(Text(" " * indent + line), markup=False, highlight=False)
+        term.print(plain(" " * indent + line), markup=False, highlight=False, emoji=False)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A table on stdout whose every cell is plain text."""
+    from rich.table import Table
+
+    from reprisal_report.cli.output import console
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(plain(cell) for cell in row))
+    console().print(table)
