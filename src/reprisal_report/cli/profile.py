@@ -17,7 +17,8 @@ from reprisal_report.cli.options import (
     resolve_home,
 )
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
-from reprisal_report.errors import Aborted, InvalidInput
+from reprisal_report.cli.render import safe
+from reprisal_report.errors import Aborted, ExitCode, InvalidInput, OperationalError
 
 passphrase_app = typer.Typer(help="Manage the vault passphrase.", no_args_is_help=True)
 
@@ -96,12 +97,12 @@ def panic(
     from reprisal_report.workflows import profile as wf
 
     where = resolve_home(ctx, home)
-    wf.needs_profile(where)
+    wf.needs_something_to_destroy(where)
     if not yes:
         if not sys.stdin.isatty():
             raise Aborted("panic needs confirmation", hint="pass --yes to run without a prompt")
         answer = typer.prompt(
-            f"Destroy the profile in {where} for good? Type 'destroy' to confirm",
+            f"Destroy the profile in {safe(where)} for good? Type 'destroy' to confirm",
             default="",
             show_default=False,
             err=True,
@@ -113,11 +114,32 @@ def panic(
         emit_json(
             {
                 "removed": report.removed,
-                "key_destroyed_seconds": round(report.key_destroyed_seconds, 3),
+                "failed": [{"name": name, "reason": why} for name, why in report.failed],
+                "notes": report.notes,
+                "key_destroyed": report.key_destroyed,
+                "key_destroyed_seconds": (
+                    round(report.key_destroyed_seconds, 3) if report.key_destroyed else None
+                ),
                 "seconds": round(report.seconds, 3),
             }
         )
+        if report.failed:
+            raise typer.Exit(int(ExitCode.OPERATIONAL))
         return
+    for note in report.notes:
+        warn(note)
+    if report.failed:
+        listed = ", ".join(f"{name} ({why})" for name, why in report.failed)
+        raise OperationalError(
+            f"panic could not destroy {len(report.failed)} item(s): {listed}",
+            hint=(
+                "everything else is destroyed and the vault cannot be opened; "
+                "remove the listed items by hand"
+                if report.key_destroyed
+                else "the vault key could not be destroyed, so the database was "
+                "overwritten where possible; remove the listed items by hand"
+            ),
+        )
     info(
         f"vault key destroyed in {report.key_destroyed_seconds:.3f} s, database removed in "
         f"{report.seconds:.3f} s; no passphrase opens it any more"

@@ -1,11 +1,37 @@
-"""Crash-safe file operations for the profile directory."""
+"""The one module for file primitives: private new files, atomic writes, fsync,
+shredding and bounded reads.
+
+Every file the tool creates is created here, with ``O_CREAT|O_EXCL|O_NOFOLLOW`` and
+mode 0600: an existing file or a planted symbolic link at that name makes the
+creation fail instead of being written through. Temporary names carry a random part
+(never the process id), so another local user cannot predict and pre-create them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import secrets
+import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+PRIVATE_MODE = 0o600
+# Marks the temporary copy of an atomic write: ``.<name>.tmp-<random>``.
+TEMP_MARK = ".tmp-"
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_SHRED_CHUNK = 1024 * 1024
+
+
+class FileTooLarge(Exception):
+    """A bounded read found more than the limit; callers turn it into their own error."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(f"{path} is larger than {limit} bytes")
+        self.path = path
+        self.limit = limit
 
 
 def fsync_dir(directory: Path) -> None:
@@ -16,15 +42,46 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def temp_name(target: Path) -> Path:
+    """A fresh, unpredictable name beside ``target`` for its temporary copy."""
+    return target.with_name(f".{target.name}{TEMP_MARK}{secrets.token_hex(8)}")
+
+
+def temp_copies(target: Path) -> list[Path]:
+    """Temporary copies of ``target`` a crash may have left behind."""
+    return sorted(target.parent.glob(f".{target.name}{TEMP_MARK}*"))
+
+
+def create_new(path: Path) -> int:
+    """Create ``path`` (mode 0600) and return a writable descriptor; never reuse a name.
+
+    Fails with ``FileExistsError`` if anything, a symbolic link included, is there.
+    """
+    return os.open(path, _NEW_FILE_FLAGS, PRIVATE_MODE)
+
+
+@contextlib.contextmanager
+def open_new(path: Path) -> Iterator[BinaryIO]:
+    """``create_new`` as a binary file object; flushed and fsynced when the block ends."""
+    handle = os.fdopen(create_new(path), "wb")
+    with handle:
+        yield handle
+        sync_file(handle)
+
+
+def sync_file(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_MODE) -> None:
     """Write ``data`` to ``path`` so a crash leaves either the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    tmp = temp_name(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open_new(tmp) as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if mode != PRIVATE_MODE:
+                os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -33,23 +90,61 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
-def shred_file(path: Path) -> None:
-    """Overwrite a small file with random bytes in place, sync, then unlink it.
+def overwrite_in_place(path: Path) -> bool:
+    """Overwrite a regular file's bytes with random data and sync; never follow a link.
 
-    Flash storage may keep the old blocks; that is why the vault relies on
-    crypto-shredding (the wrapped key is what is destroyed), not on overwriting.
+    Returns False (touching nothing) when ``path`` is missing or is not a regular file
+    (a symbolic link, a FIFO, ...). A read-only file of ours is made writable first.
     """
     try:
-        size = path.stat().st_size
+        before = path.lstat()
     except FileNotFoundError:
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        return False
+    if not stat.S_ISREG(before.st_mode):
+        return False
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        os.write(fd, os.urandom(max(size, 1)))
+        fd = os.open(path, flags)
+    except PermissionError:
+        os.chmod(path, PRIVATE_MODE)
+        fd = os.open(path, flags)
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino):
+            return False  # swapped under us: leave whatever is there now alone
+        remaining = max(now.st_size, 1)
+        while remaining > 0:
+            step = min(remaining, _SHRED_CHUNK)
+            os.write(fd, os.urandom(step))
+            remaining -= step
         os.fsync(fd)
     finally:
         os.close(fd)
-    path.unlink()
+    return True
+
+
+def shred_file(path: Path) -> None:
+    """Overwrite a regular file in place, sync, then unlink it; links are only unlinked.
+
+    A symbolic link is removed itself and its target never touched. Flash storage may
+    keep the old blocks; that is why the vault relies on crypto-shredding (the wrapped
+    key is what is destroyed), not on overwriting.
+    """
+    overwrite_in_place(path)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The whole file, if it holds at most ``limit`` bytes; else ``FileTooLarge``.
+
+    Never reads more than ``limit + 1`` bytes, whatever the file's size.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path, limit)
+    return data
 
 
 def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:

@@ -22,7 +22,7 @@ import nacl.secret
 import nacl.utils
 
 from reprisal_report.errors import CorruptVault, InvalidInput, WrongPassphrase
-from reprisal_report.vault.files import atomic_write
+from reprisal_report.vault.files import FileTooLarge, atomic_write, read_bounded
 
 FORMAT = "reprisal-report/keyfile/1"
 KDF_NAME = "argon2id"
@@ -44,6 +44,8 @@ MAX_OPSLIMIT = 64
 MAX_MEMLIMIT = 4 * 1024 * 1024 * 1024
 
 MIN_PASSPHRASE_CHARS = 8
+# A keyfile is about 400 bytes; anything much larger is not one (and is never read whole).
+MAX_KEYFILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,15 @@ class _Parsed:
     sealed: bytes
 
 
-def _parse(data: bytes) -> _Parsed:
-    bad = CorruptVault(
+def _damaged() -> CorruptVault:
+    return CorruptVault(
         "keyfile is damaged or not a reprisal-report keyfile",
         hint="restore keyfile.json from a backup; without it the vault cannot be opened",
     )
+
+
+def _parse(data: bytes) -> _Parsed:
+    bad = _damaged()
     try:
         doc = json.loads(data.decode("ascii"))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -154,5 +160,14 @@ def read_params(data: bytes) -> KdfParams:
     return _parse(data).params
 
 
+def read_keyfile(path: Path) -> bytes:
+    """The keyfile's bytes (at most ``MAX_KEYFILE_BYTES`` are ever read)."""
+    try:
+        return read_bounded(path, MAX_KEYFILE_BYTES)
+    except FileTooLarge:
+        raise _damaged() from None
+
+
 def write_keyfile(path: Path, data: bytes) -> None:
+    """Replace the keyfile atomically (a private temporary copy with a random name)."""
     atomic_write(path, data)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reprisal_report.errors import ProfileExists, ProfileMissing
 from reprisal_report.vault import keyfile
-from reprisal_report.vault.files import fsync_dir, shred_file
+from reprisal_report.vault.files import TEMP_MARK, fsync_dir, overwrite_in_place, temp_copies
 from reprisal_report.vault.store import Vault
 
 KEYFILE_NAME = "keyfile.json"
 DATABASE_NAME = "vault.db"
 # SQLite's side files; each holds only encrypted pages, but panic removes them too.
 SIDE_SUFFIXES = ("-journal", "-wal", "-shm")
+# Other files a profile directory may hold (removed by panic after everything else).
+# write.lock is vault/lock.py's LOCK_NAME (empty; removed when a command ends).
+OTHER_FILES: tuple[str, ...] = ("write.lock",)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class ProfilePaths:
         return self.home / "outbox"
 
     def exists(self) -> bool:
-        return self.keyfile.exists() or self.database.exists()
+        """Anything of a profile here, a dangling symbolic link included."""
+        return os.path.lexists(self.keyfile) or os.path.lexists(self.database)
 
     def require(self) -> None:
         if not self.keyfile.exists() or not self.database.exists():
@@ -73,7 +79,7 @@ def create_profile(paths: ProfilePaths, passphrase: str) -> Vault:
 
 def unlock_profile(paths: ProfilePaths, passphrase: str) -> Vault:
     paths.require()
-    master = keyfile.unwrap(paths.keyfile.read_bytes(), passphrase)
+    master = keyfile.unwrap(keyfile.read_keyfile(paths.keyfile), passphrase)
     return Vault.open(paths.database, master)
 
 
@@ -81,7 +87,7 @@ def change_passphrase(paths: ProfilePaths, old: str, new: str) -> keyfile.KdfPar
     """Re-wrap the master key under ``new``; the database is not rewritten."""
     paths.require()
     keyfile.check_new_passphrase(new)
-    master = keyfile.unwrap(paths.keyfile.read_bytes(), old)
+    master = keyfile.unwrap(keyfile.read_keyfile(paths.keyfile), old)
     params = keyfile.KdfParams.default()
     keyfile.write_keyfile(paths.keyfile, keyfile.wrap(master, new, params))
     return params
@@ -90,41 +96,140 @@ def change_passphrase(paths: ProfilePaths, old: str, new: str) -> keyfile.KdfPar
 @dataclass(frozen=True)
 class PanicReport:
     removed: list[str]
-    # When the last wrapped copy of the key was gone: from here on nothing opens.
+    # When the key step ended: from here on nothing opens (if key_destroyed).
     key_destroyed_seconds: float
     seconds: float
+    # False if panic could not destroy a wrapped copy (then the database was overwritten).
+    key_destroyed: bool = True
+    # (entry, reason) for everything panic tried and failed to destroy.
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    # Things worth knowing that are not failures (a keyfile that was a link, ...).
+    notes: list[str] = field(default_factory=list)
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+class _Panic:
+    """One panic run: each step is tried on its own; a failure never stops the next."""
+
+    def __init__(self, paths: ProfilePaths) -> None:
+        self.paths = paths
+        self.removed: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+        self.notes: list[str] = []
+
+    def name(self, path: Path) -> str:
+        return path.relative_to(self.paths.home).as_posix()
+
+    def destroy_key_copy(self, path: Path) -> bool:
+        """Overwrite and unlink one keyfile copy; True if its key can no longer be read."""
+        name = self.name(path)
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            self.failed.append((name, _reason(exc)))
+            return False
+        overwritten = False
+        if stat.S_ISLNK(info.st_mode):
+            self.notes.append(
+                f"{name} was a symbolic link: the link was removed and its target was not touched"
+            )
+        elif stat.S_ISREG(info.st_mode):
+            with contextlib.suppress(OSError):
+                overwritten = overwrite_in_place(path)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            state = "overwritten but not removed" if overwritten else "not overwritten or removed"
+            self.failed.append((name, f"{state}: {_reason(exc)}"))
+            return overwritten
+        self.removed.append(name)
+        return True
+
+    def remove(self, path: Path, *, overwrite: bool = False) -> None:
+        """Unlink a file or link (never following it), or remove an empty directory."""
+        name = self.name(path)
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.failed.append((name, _reason(exc)))
+            return
+        try:
+            if stat.S_ISDIR(info.st_mode):
+                path.rmdir()
+            else:
+                if overwrite:
+                    with contextlib.suppress(OSError):
+                        overwrite_in_place(path)
+                path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            # A folder left non-empty holds entries already listed (or not ours).
+            if exc.errno != errno.ENOTEMPTY:
+                self.failed.append((name, _reason(exc)))
+            return
+        self.removed.append(name)
+
+    def sync(self) -> None:
+        with contextlib.suppress(OSError):
+            fsync_dir(self.paths.home)
 
 
 def panic(paths: ProfilePaths) -> PanicReport:
-    """Crypto-shred the profile: destroy the wrapped key first, then the database.
+    """Crypto-shred the profile: destroy the wrapped key first, then everything else.
 
-    Never reads the database, so it takes the same time whatever the vault's size.
+    Each step is tried whatever happened before it, and failures are listed in the
+    report. If the wrapped key cannot be destroyed, the database is overwritten in
+    place before it is removed, so the vault never stays openable. Symbolic links are
+    removed themselves, never followed. Without that failure the database is never
+    read or overwritten, so the key is gone in the same time whatever the vault's size.
     """
     start = time.monotonic()
     if not paths.exists():
         raise ProfileMissing(f"no profile in {paths.home}")
-    removed: list[str] = []
-    if paths.keyfile.exists():
-        shred_file(paths.keyfile)
-        removed.append(KEYFILE_NAME)
-    # A crash during a keyfile write can leave a temp copy holding a wrapped key.
-    for leftover in sorted(paths.home.glob(f".{KEYFILE_NAME}.tmp-*")):
-        shred_file(leftover)
-        removed.append(leftover.name)
-    fsync_dir(paths.home)
-    key_gone = time.monotonic() - start
+    run = _Panic(paths)
+    # 1. Key material: the keyfile and any temporary copy a crashed write left behind.
+    key_copies = [paths.keyfile, *temp_copies(paths.keyfile)]
+    key_gone = all([run.destroy_key_copy(path) for path in key_copies])
+    run.sync()
+    key_seconds = time.monotonic() - start
+    # 2. The database and SQLite's side files (encrypted pages only).
     for path in [paths.database, *(Path(f"{paths.database}{s}") for s in SIDE_SUFFIXES)]:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path.name)
-    if paths.outbox.is_dir():
-        for bundle in sorted(paths.outbox.iterdir()):
-            with contextlib.suppress(OSError):
-                bundle.unlink()
-                removed.append(f"outbox/{bundle.name}")
-        with contextlib.suppress(OSError):
-            paths.outbox.rmdir()
-    fsync_dir(paths.home)
-    with contextlib.suppress(OSError):
+        run.remove(path, overwrite=not key_gone)
+    # 3. Sealed bundles and anything else the profile keeps in its directory.
+    if paths.outbox.is_dir() and not paths.outbox.is_symlink():
+        try:
+            entries = sorted(paths.outbox.iterdir())
+        except OSError as exc:
+            run.failed.append(("outbox", _reason(exc)))
+            entries = []
+        for entry in entries:
+            run.remove(entry)
+    run.remove(paths.outbox)
+    for leftover in sorted(paths.home.glob(f".*{TEMP_MARK}*")):
+        run.remove(leftover)
+    for name in OTHER_FILES:
+        run.remove(paths.home / name)
+    run.sync()
+    try:
         paths.home.rmdir()
-    return PanicReport(removed, key_gone, time.monotonic() - start)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ENOTEMPTY:
+            run.failed.append((str(paths.home), _reason(exc)))
+        elif not run.failed:
+            run.notes.append(f"{paths.home} was kept: it holds files that are not the profile's")
+    return PanicReport(
+        run.removed, key_seconds, time.monotonic() - start, key_gone, run.failed, run.notes
+    )

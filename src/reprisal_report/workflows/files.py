@@ -1,11 +1,13 @@
-"""Files the user asks the tool to write (cards, exports)."""
+"""Files the user asks the tool to write (cards, exports) or read (cards, passphrases)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from reprisal_report.errors import NotFound
-from reprisal_report.vault.files import atomic_write
+from reprisal_report.errors import InvalidInput, NotFound
+from reprisal_report.vault.files import FileTooLarge, atomic_write, read_bounded
+
+__all__ = ["FileTooLarge", "read_bounded", "read_user_file", "write_user_file"]
 
 MAX_INPUT_CARD = 1024 * 1024
 
@@ -17,15 +19,12 @@ def write_user_file(path: Path, data: bytes, *, mode: int) -> None:
 
 
 def read_user_file(path: Path, what: str, limit: int = MAX_INPUT_CARD) -> bytes:
-    from reprisal_report.errors import InvalidInput
-
+    """A small file the user named; never more than ``limit`` + 1 bytes are read."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
+        return read_bounded(path, limit)
     except FileNotFoundError:
         raise NotFound(f"no such file: {path}") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path} is a directory, not {what}") from None
-    if len(data) > limit:
-        raise InvalidInput(f"{path} is too large for {what}")
-    return data
+    except FileTooLarge:
+        raise InvalidInput(f"{path} is too large for {what}") from None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprisal_report.errors import InvalidInput, ProfileExists, WrongRole
+from reprisal_report.errors import InvalidInput, ProfileExists, ProfileMissing, WrongRole
 from reprisal_report.identity.keys import create_profile_keys, public_identity
 from reprisal_report.vault import profile as vault_profile
 from reprisal_report.vault.cases import record_event, utc_now
@@ -112,5 +112,12 @@ def needs_profile(home: Path) -> None:
     ProfilePaths(home).require()
 
 
+def needs_something_to_destroy(home: Path) -> None:
+    """Panic works on any remains of a profile (a keyfile or database, even a link)."""
+    if not ProfilePaths(home).exists():
+        raise ProfileMissing(f"no profile in {home}")
+
+
 def panic(home: Path) -> PanicReport:
+    """Destroy what can be destroyed, key material first; the report lists the rest."""
     return vault_profile.panic(ProfilePaths(home))
