@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,9 +15,37 @@ from typer.exceptions import Abort, Exit
 
 from reprisal_report import __version__
 from reprisal_report.cli import bundles, case, delivery, demo, identity, org, profile
-from reprisal_report.cli.options import HOME_ENV, PassFileOpt, settings
+from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import ExitCode, ReportError
+
+# Exit status after Ctrl-C (SIGINT): 128 + 2, as shells report it (docs/cli.md).
+EXIT_INTERRUPTED = 128 + int(signal.SIGINT)
+PR_SET_DUMPABLE = 4
+
+
+def disable_core_dumps() -> None:
+    """Keep the master key, the passphrase and case text out of core files.
+
+    ``RLIMIT_CORE`` 0 stops the kernel writing a core file; ``PR_SET_DUMPABLE`` 0 also
+    stops a core handler reached through a pipe (systemd-coredump, apport), which
+    ignores the limit, and refuses ptrace attachment by other processes of the same
+    user. Best effort: skipped silently where the platform has neither.
+    """
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def _lower_first(text: str) -> str:
@@ -40,9 +68,11 @@ def _report(exc: BaseException) -> int:
     if isinstance(exc, click_exceptions.ClickException):
         error(_lower_first(exc.format_message()).rstrip("."))
         return int(ExitCode.INVALID_INPUT)
-    if isinstance(exc, Abort | KeyboardInterrupt | EOFError):
+    if isinstance(exc, _Interrupted | Abort | KeyboardInterrupt | EOFError):
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # end the prompt line the interrupt cut short
         error("interrupted; nothing was changed by the unfinished step")
-        return 130
+        return EXIT_INTERRUPTED
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOSPC:
             error("disk full", "free some space and run the command again")
@@ -53,12 +83,28 @@ def _report(exc: BaseException) -> int:
             error(f"{_lower_first(exc.strerror or 'system error')}{where}")
         return int(ExitCode.OPERATIONAL)
     # A bug: the message might hold case content, so only the type is shown.
-    error(f"internal error ({type(exc).__name__})", "rerun with --debug to see the traceback")
+    error(
+        f"internal error ({type(exc).__name__})",
+        f"rerun as '{PROG} --debug COMMAND ...' to see the traceback",
+    )
     return int(ExitCode.OPERATIONAL)
+
+
+_debug = [False]
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, carried past typer (which would turn it into a silent exit 130)."""
 
 
 class ReportGroup(TyperGroup):
     """Root group that maps every failure to one line and a documented exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted() from exc
 
     def main(  # type: ignore[override]
         self,
@@ -69,7 +115,10 @@ class ReportGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv
+        # Only the root option (before the command name) shows tracebacks; the root
+        # callback sets it once click has parsed it, so `case list --debug` is a
+        # usage error like any unknown option.
+        _debug[0] = False
         try:
             result = super().main(
                 argv, prog_name or PROG, complete_var, standalone_mode=False, **extra
@@ -80,7 +129,7 @@ class ReportGroup(TyperGroup):
         except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
-            if debug:
+            if _debug[0]:
                 raise
             code = _report(exc)
         sys.exit(code)
@@ -107,19 +156,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            envvar=HOME_ENV,
-            help="Profile directory (one profile = one vault = one role).",
-            show_default=False,
-        ),
-    ] = None,
+    home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
-    ] = False,
+    debug: DebugOpt = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -132,6 +171,7 @@ def root(
     current.home = home
     current.passphrase_file = passphrase_file
     current.debug = debug
+    _debug[0] = debug
 
 
 profile.register(app)
@@ -145,4 +185,5 @@ demo.register(app)
 
 
 def main() -> None:
+    disable_core_dumps()
     app()

@@ -22,6 +22,7 @@ PASSPHRASE_ENV = "REPRISAL_REPORT_PASSPHRASE"  # noqa: S105
 NEW_PASSPHRASE_ENV = "REPRISAL_REPORT_NEW_PASSPHRASE"  # noqa: S105
 MAX_PASSPHRASE_FILE = 4096
 
+# Declared once; accepted both before the command name (the root) and after it.
 HomeOpt = Annotated[
     Path | None,
     typer.Option(
@@ -36,6 +37,13 @@ PassFileOpt = Annotated[
         "--passphrase-file",
         help=f"Read the passphrase from the first line of FILE (else ${PASSPHRASE_ENV}).",
         show_default=False,
+    ),
+]
+# A root option only: after a command name it is an unknown option (exit 2).
+DebugOpt = Annotated[
+    bool,
+    typer.Option(
+        "--debug", help="Show tracebacks instead of one-line errors (before the command)."
     ),
 ]
 JsonOpt = Annotated[
@@ -71,15 +79,16 @@ def resolve_home(ctx: typer.Context, home: Path | None) -> Path:
 
 
 def _read_passphrase_file(path: Path) -> str:
+    from reprisal_report.workflows.files import FileTooLarge, read_bounded
+
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_PASSPHRASE_FILE + 1)
+        data = read_bounded(path, MAX_PASSPHRASE_FILE)
     except FileNotFoundError:
         raise NotFound(f"no such passphrase file: {path}") from None
     except IsADirectoryError:
         raise InvalidInput(f"passphrase file {path} is a directory") from None
-    if len(data) > MAX_PASSPHRASE_FILE:
-        raise InvalidInput(f"passphrase file {path} is too large")
+    except FileTooLarge:
+        raise InvalidInput(f"passphrase file {path} is too large") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -6,7 +6,10 @@ anywhere. Settings that matter for "nothing in plaintext at rest":
 - the raw 256-bit key is given as ``x'…'`` so SQLCipher's own PBKDF2 is skipped;
 - ``temp_store = MEMORY`` keeps sort and temp tables out of the temp directory;
 - the rollback journal (DELETE mode) holds encrypted pages only;
-- ``secure_delete`` zeroes freed pages inside the (encrypted) file.
+- ``secure_delete`` zeroes freed pages inside the (encrypted) file;
+- ``cipher_log_level = NONE`` (set before keying): SQLCipher would otherwise write its
+  own ``ERROR CORE ...`` lines to stderr on a wrong key or a damaged page, breaking the
+  one-line error rule; the failure reaches the user as ``CorruptVault`` instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from reprisal_report.vault.migrations import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 
+def _corrupt() -> CorruptVault:
+    return CorruptVault(
+        "vault database does not match its keyfile or is damaged",
+        hint="restore vault.db and keyfile.json together from the same backup",
+    )
+
+
 class Vault:
     """An open, keyed vault connection."""
 
@@ -37,6 +47,9 @@ class Vault:
             raise ValueError("master key must be 32 bytes")
         conn = sqlcipher3.connect(str(db_path), isolation_level=None, check_same_thread=False)
         try:
+            # Process-wide in SQLCipher; set on every connection before the key, so
+            # nothing logs while the key is checked.
+            conn.execute("PRAGMA cipher_log_level = NONE")
             conn.execute(f"PRAGMA key = \"x'{master_key.hex()}'\"")
             conn.execute("PRAGMA cipher_memory_security = ON")
             # The first read proves the key matches the database.
@@ -48,12 +61,15 @@ class Vault:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlcipher3.DatabaseError as exc:
             conn.close()
-            raise CorruptVault(
-                "vault database does not match its keyfile or is damaged",
-                hint="restore vault.db and keyfile.json together from the same backup",
-            ) from exc
+            raise _corrupt() from exc
         vault = cls(conn)
-        vault.migrate()
+        try:
+            vault.migrate()
+        except sqlcipher3.DatabaseError as exc:
+            conn.close()
+            if type(exc) is not sqlcipher3.DatabaseError:
+                raise
+            raise _corrupt() from exc
         return vault
 
     def close(self) -> None:
@@ -62,8 +78,12 @@ class Vault:
     def __enter__(self) -> Vault:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # A page that fails its HMAC later than the first read (a damaged file) raises
+        # a bare DatabaseError from whatever query touched it: name it for what it is.
+        if exc is not None and type(exc) is sqlcipher3.DatabaseError:
+            raise _corrupt() from exc
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
