@@ -14,7 +14,19 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
 
 from reprisal_report import __version__
-from reprisal_report.cli import bundles, case, delivery, demo, identity, org, profile
+from reprisal_report.cli import (
+    case,
+    demo,
+    identity,
+    inbox,
+    org,
+    profile,
+    relay,
+    seal,
+    sync,
+    triage,
+)
+from reprisal_report.cli import settings as settings_group
 from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import ExitCode, ReportError
@@ -178,9 +190,12 @@ profile.register(app)
 app.add_typer(identity.app, name="id")
 app.add_typer(org.app, name="org")
 app.add_typer(case.app, name="case")
-bundles.register(app)
-delivery.register(app)
-org.app.command("publish")(delivery.org_publish)
+seal.register(app)
+inbox.register(app)
+triage.register(app)
+sync.register(app)
+relay.register(app)
+settings_group.register(app)
 demo.register(app)
 
 

@@ -140,3 +140,17 @@ def new_passphrase(new_file: Path | None) -> str:
         "no new passphrase given",
         hint=f"set {NEW_PASSPHRASE_ENV}, use --new-passphrase-file, or run in a terminal",
     )
+
+
+# Relay connection options (sync push|pull, org publish).
+AllowHttpOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-http",
+        help="Allow plain http to a remote relay (exposes this device's key id to the network).",
+    ),
+]
+ProxyOpt = Annotated[
+    str | None,
+    typer.Option("--proxy", help="Proxy for relay traffic, e.g. socks5h://127.0.0.1:9050 (Tor)."),
+]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
+from reprisal_report.cli.options import AllowHttpOpt, HomeOpt, JsonOpt, PassFileOpt, ProxyOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.session import open_vault, write_output_file
 
@@ -340,3 +340,21 @@ def update(
     with open_vault(ctx, home, passphrase_file) as vault:
         change = membership.update_org(vault, data)
     _report_change(change, "updated", json_out)
+
+
+@app.command("publish")
+def org_publish(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(metavar="URL", help="The relay's URL.")],
+    proxy: ProxyOpt = None,
+    allow_http: AllowHttpOpt = False,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Send the current org card to a relay, so it learns of enrolments and revocations."""
+    from reprisal_report.workflows import delivery
+
+    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+        version, changed = delivery.publish_card(vault, url, proxy=proxy, allow_http=allow_http)
+    state = "now serves" if changed else "already served"
+    info(f"the relay {state} card version {version}")

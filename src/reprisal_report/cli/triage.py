@@ -1,0 +1,99 @@
+"""`triage` (coordinator): work on received cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
+from reprisal_report.cli.output import emit_json, info, stdout_line, warn
+from reprisal_report.cli.session import open_vault
+
+triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_is_help=True)
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    from reprisal_report.cli.render import print_table
+
+    keys = ("id", "status", "title", "country", "incident_date", "risk", "consent")
+    print_table(
+        ("id", "status", "title", "country", "date", "risk", "consent"),
+        ([r.get(k) or "" for k in keys] for r in rows),
+    )
+
+
+@triage_app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    country: Annotated[str | None, typer.Option("--country", help="Only this country.")] = None,
+    risk: Annotated[str | None, typer.Option("--risk", help="Only this risk level.")] = None,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List received cases (the latest bundle of each)."""
+    from reprisal_report.workflows import triage
+
+    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+        rows = triage.list_cases(vault, status=status, country=country, risk=risk)
+    if json_out:
+        emit_json(rows)
+    elif rows:
+        _table(rows)
+    else:
+        info("no received cases match")
+
+
+@triage_app.command("show")
+def show(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a received case with its attachments and bundle history."""
+    from reprisal_report.workflows import triage
+
+    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+        doc = triage.show_case(vault, case_id)
+    if json_out:
+        emit_json(doc)
+        return
+    from reprisal_report.cli.render import print_case
+
+    print_case(doc)
+
+
+@triage_app.command("attachment")
+def attachment(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
+    out: Annotated[Path, typer.Option("--out", help="Existing directory to write into.")],
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a case's attachments, decrypted, into a directory."""
+    from reprisal_report.workflows import triage
+
+    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+        written = triage.write_attachments(vault, case_id, out)
+    if written:
+        warn(f"{len(written)} attachment(s) now exist as PLAINTEXT outside the vault in {out}")
+    elif not json_out:
+        info("this case has no attachments; nothing was written")
+    if json_out:
+        emit_json(
+            {"written": [{"name": w.name, "path": str(w.path), "size": w.size} for w in written]}
+        )
+    else:
+        for w in written:
+            stdout_line(str(w.path))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(triage_app, name="triage")
