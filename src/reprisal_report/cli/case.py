@@ -245,3 +245,24 @@ def attach(
     else:
         for a in stored:
             info(f"attached {a.name} ({a.size} bytes, sha256 {a.sha256[:16]}…)")
+
+
+@app.command("template")
+def template(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the file to PATH instead of standard output."),
+    ] = None,
+) -> None:
+    """Print an example case file (YAML, every field explained) to start a case from."""
+    import sys
+
+    from reprisal_report.cli.session import write_output_file
+    from reprisal_report.workflows.demo import example_case_bytes
+
+    data = example_case_bytes()
+    if out is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        write_output_file(out, data)
+        info(f"wrote an example case file to {out}")
