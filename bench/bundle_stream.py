@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "src" / "reprisal_report" / "examples" / "case-example.yaml"
 
 
 def run(
-    args: list[str], env: dict[str, str], stdout: object = subprocess.PIPE
+    args: list[str], env: dict[str, str], stdout: int | IO[bytes] = subprocess.PIPE
 ) -> tuple[float, float, bytes]:
     """(seconds, peak RSS in MiB, stdout) of one child, measured by /usr/bin/time."""
     start = time.perf_counter()

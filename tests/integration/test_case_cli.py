@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,8 +15,8 @@ from tests.conftest import EXAMPLE_CASE, Cli
 ERR = "reprisal-report: error: "
 
 
-def example(**changes: object) -> dict[str, object]:
-    doc = yaml.safe_load(EXAMPLE_CASE.read_text())
+def example(**changes: object) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(EXAMPLE_CASE.read_text())
     doc["incident_date"] = "2026-03"
     doc["cooperation"][0]["date"] = "2026-02"
     doc.update(changes)

@@ -81,7 +81,10 @@ def expect(answer: httpx.Response, status: int, fragment: str) -> None:
 
 
 def drop(name: str) -> Tamper:
-    return lambda headers: headers.pop(name) and None
+    def tamper(headers: dict[str, str]) -> None:
+        headers.pop(name)
+
+    return tamper
 
 
 def set_header(name: str, value: str) -> Tamper:
@@ -297,7 +300,8 @@ def test_bad_query_and_path_values_are_400(relay: RunningRelay) -> None:
 
 
 def limited_relay(relay_env: tuple[Path, Path, TestOrg], **settings: int) -> RunningRelay:
-    return start_relay_thread(*relay_env, **settings)
+    data_dir, card_path, org = relay_env
+    return start_relay_thread(data_dir, card_path, org, **settings)
 
 
 def test_oversized_body_is_413(relay_env: tuple[Path, Path, TestOrg]) -> None:

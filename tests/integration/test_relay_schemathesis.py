@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pytest
 import requests
@@ -21,6 +22,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 
 from reprisal_report.protocol.requests_auth import sign_request
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
@@ -32,6 +34,8 @@ from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
 )
 
 EXAMPLES = 15
+# schemathesis types an operation by its parameter, response and schema classes.
+Operation: TypeAlias = schemathesis.APIOperation[Any, Any, Any, Any]
 
 
 def test_st_run_finds_no_server_error(relay: RunningRelay, tmp_path: Path) -> None:
@@ -104,7 +108,11 @@ def test_signed_fuzzing_finds_no_server_error(relay: RunningRelay, mode: Generat
     session = requests.Session()
     session.auth = SigningAuth(relay)
     statuses: set[int] = set()
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations: list[Operation] = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        operations.append(result.ok())
     assert len(operations) >= 9
     for operation in operations:
 
@@ -115,7 +123,7 @@ def test_signed_fuzzing_finds_no_server_error(relay: RunningRelay, mode: Generat
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def run(case: schemathesis.Case) -> None:
+        def run(case: schemathesis.Case[Operation]) -> None:
             response = case.call(base_url=relay.url, session=session, timeout=20)
             statuses.add(response.status_code)
             assert response.status_code < 500, (case.method, case.path, response.text)

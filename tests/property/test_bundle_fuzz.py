@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import itertools
@@ -46,7 +47,7 @@ def _valid() -> tuple[bytes, bytes]:
         record=RECORD,
         attachments=[
             AttachmentSource(
-                f"f{i}", len(d), hashlib.sha256(d).hexdigest(), lambda d=d: io.BytesIO(d)
+                f"f{i}", len(d), hashlib.sha256(d).hexdigest(), functools.partial(io.BytesIO, d)
             )
             for i, d in enumerate(FILES)
         ],
@@ -104,7 +105,9 @@ def rebuild(parsed: ParsedContainer, log: list[tuple[str, Any]]) -> bytes:
         elif kind == "data":
             files[-1] += value
     sources = [
-        AttachmentSource(a.header.name, a.header.size, a.header.sha256, lambda f=f: io.BytesIO(f))
+        AttachmentSource(
+            a.header.name, a.header.size, a.header.sha256, functools.partial(io.BytesIO, f)
+        )
         for a, f in zip(parsed.attachments, files, strict=True)
     ]
     parts = ContainerParts(parsed.manifest, parsed.signature, parsed.record, parsed.salts)

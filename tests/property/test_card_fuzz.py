@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import nacl.signing
 import pytest
@@ -485,7 +485,7 @@ def test_age_recipient_with_nonzero_padding_bits_is_rejected() -> None:
 
 # --- no card with a non-printing character in a text field parses -----------------------
 
-_NON_PRINTING_CATEGORIES = ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn")
+_NON_PRINTING_CATEGORIES: Final = ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn")
 NON_PRINTING = st.characters(categories=_NON_PRINTING_CATEGORIES).filter(
     lambda c: not 0xD800 <= ord(c) <= 0xDFFF  # lone surrogates cannot be encoded at all
 ) | st.sampled_from(["\r", "\n", "\x1b", "\u202e", "\u2066", "\u200b", "\u2028", "\x85"])

@@ -13,7 +13,7 @@ import nacl.signing
 import pytest
 
 from reprisal_report.bundle import manifest as mf
-from reprisal_report.bundle.container import AttachmentHeader
+from reprisal_report.bundle.container import MAX_MANIFEST_BYTES, AttachmentHeader
 from reprisal_report.bundle.manifest import (
     Manifest,
     build_manifest,
@@ -348,7 +348,7 @@ def test_rejects_floats_and_oversize() -> None:
     with pytest.raises(BundleMalformed):
         parse_manifest(good.replace(b'"attachments":[', b'"attachments":[1.0,'))
     with pytest.raises(BundleMalformed, match="larger"):
-        parse_manifest(b" " * (mf.MAX_MANIFEST_BYTES + 1))
+        parse_manifest(b" " * (MAX_MANIFEST_BYTES + 1))
     with pytest.raises(BundleMalformed):
         parse_manifest(b"[" * 100_000 + b"]" * 100_000)
 
