@@ -9,6 +9,7 @@ import typer
 
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, resolve_home
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
+from reprisal_report.model.states import Role
 
 if TYPE_CHECKING:
     from reprisal_report.vault.store import Vault
@@ -25,7 +26,7 @@ FromOpt = Annotated[
 def _open(ctx: typer.Context, home: Path | None, passphrase_file: Path | None) -> Vault:
     from reprisal_report.cli.session import open_vault
 
-    return open_vault(ctx, home, passphrase_file, "reporter")
+    return open_vault(ctx, home, passphrase_file, Role.REPORTER)
 
 
 def case_json(view: CaseView) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import typer
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.session import open_vault, write_output_file
+from reprisal_report.model.states import Role
 
 app = typer.Typer(help="This profile's keys and identity card.", no_args_is_help=True)
 
@@ -72,7 +73,7 @@ def export_age(
     """Write this coordinator's age identity (SECRET, mode 0600) for the stock age tool."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         secret = coordinator.export_age_identity(vault)
     write_output_file(out, (secret + "\n").encode("ascii"), secret=True)
     warn(

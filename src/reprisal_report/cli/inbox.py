@@ -12,6 +12,7 @@ from reprisal_report.cli.output import emit_json, error, info, warn
 from reprisal_report.cli.progress import byte_progress
 from reprisal_report.cli.session import open_vault
 from reprisal_report.errors import ExitCode
+from reprisal_report.model.states import ImportStatus, Role
 
 inbox_app = typer.Typer(help="Receive sealed bundles (coordinator).", no_args_is_help=True)
 
@@ -31,16 +32,18 @@ def import_(
 
     plan = inbox.plan_paths(paths)
     with (
-        open_vault(ctx, home, passphrase_file, "coordinator") as vault,
+        open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
         byte_progress("importing", plan.total_bytes, enabled=not json_out) as advance,
     ):
         outcomes = inbox.import_paths(vault, plan, advance)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if json_out:
         emit_json(
             {
-                "imported": sum(o.status == "imported" for o in outcomes),
-                "skipped": sum(o.status in ("duplicate", "skipped") for o in outcomes),
+                "imported": sum(o.status == ImportStatus.IMPORTED for o in outcomes),
+                "skipped": sum(
+                    o.status in (ImportStatus.DUPLICATE, ImportStatus.SKIPPED) for o in outcomes
+                ),
                 "failed": [{"id": o.name, "reason": o.reason} for o in failed],
                 "bundles": [
                     {
@@ -48,7 +51,7 @@ def import_(
                         "status": o.status,
                         "bundle_id": o.bundle_id,
                         "case_id": o.case_id,
-                        **({"reason": o.reason} if o.status == "skipped" else {}),
+                        **({"reason": o.reason} if o.status == ImportStatus.SKIPPED else {}),
                     }
                     for o in outcomes
                 ],
@@ -56,12 +59,12 @@ def import_(
         )
     else:
         for o in outcomes:
-            if o.status == "imported":
+            if o.status == ImportStatus.IMPORTED:
                 info(f"imported {o.name}: case {o.case_id}")
-            elif o.status == "duplicate":
+            elif o.status == ImportStatus.DUPLICATE:
                 info(f"skipped {o.name}: already imported; nothing changed")
     for o in outcomes:
-        if o.status == "skipped" and not json_out:
+        if o.status == ImportStatus.SKIPPED and not json_out:
             warn(f"skipped {o.name}: {o.reason}")
     for o in failed:
         if o.error is not None and not json_out:

@@ -11,6 +11,7 @@ import typer
 from reprisal_report.cli.options import AllowHttpOpt, HomeOpt, JsonOpt, PassFileOpt, ProxyOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.session import open_vault, write_output_file
+from reprisal_report.model.states import Role
 
 if TYPE_CHECKING:
     from reprisal_report.workflows.membership import MembershipChange
@@ -114,7 +115,7 @@ def create(
     """Create the org root key and the first signed org card (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.create_org(vault, name, relay or [], valid_days)
     if json_out:
         emit_json(
@@ -140,7 +141,7 @@ def card_(
     """Write the current signed org card (public data only) (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         data = coordinator.current_card(vault)
     write_output_file(out, data)
     info(f"wrote the org card to {out}")
@@ -237,7 +238,7 @@ def enroll(
         if not typer.confirm(f"Enrol this key as a {preview.role}?", default=False, err=True):
             raise Aborted("not enrolled; nothing was changed")
         role, fingerprint = preview.role, preview.fingerprint
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card, member = coordinator.enroll(
             vault, data, valid_days, role=role, fingerprint=fingerprint
         )
@@ -260,7 +261,7 @@ def revoke(
     """Revoke a member's key (new card version) (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card, gone = coordinator.revoke(vault, key_id, valid_days)
     if json_out:
         emit_json({"key_id": gone.key_id, "role": gone.role, "version": card.version})
@@ -279,7 +280,7 @@ def renew(
     """Issue a new card version with a fresh expiry (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.renew(vault, valid_days)
     info(f"card version {card.version}, valid until {card.expires}")
 
@@ -294,7 +295,7 @@ def rotate_root(
     """Replace the org root key; the new card is signed by the old and new roots."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.rotate_root(vault, valid_days)
     info(f"root key rotated; card version {card.version}")
     stdout_line(f"new root fingerprint: {card.root_fingerprint}")
@@ -354,7 +355,7 @@ def org_publish(
     """Send the current org card to a relay, so it learns of enrolments and revocations."""
     from reprisal_report.workflows import delivery
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         version, changed = delivery.publish_card(vault, url, proxy=proxy, allow_http=allow_http)
     state = "now serves" if changed else "already served"
     info(f"the relay {state} card version {version}")

@@ -10,6 +10,7 @@ from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, resolve_h
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.progress import byte_progress
 from reprisal_report.cli.session import open_vault
+from reprisal_report.model.states import Role
 
 
 def seal(
@@ -37,7 +38,7 @@ def seal(
     where = resolve_home(ctx, home)
     with (
         reporter.writing(where),
-        open_vault(ctx, home, passphrase_file, "reporter") as vault,
+        open_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
     ):
         rows = sealing.cases_to_seal(vault, case_ids or [], all_, org)
         total = sealing.sealing_size(vault, rows)

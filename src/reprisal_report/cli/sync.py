@@ -16,6 +16,7 @@ from reprisal_report.cli.options import (
 )
 from reprisal_report.cli.output import emit_json, error, info, warn
 from reprisal_report.cli.session import open_vault
+from reprisal_report.model.states import Role
 
 sync_app = typer.Typer(help="Deliver and collect sealed bundles.", no_args_is_help=True)
 # Skipped entries with this reason are routine and not listed in text output.
@@ -72,7 +73,7 @@ def push(
     from reprisal_report.workflows import delivery
 
     with (
-        open_vault(ctx, home, passphrase_file, "reporter") as vault,
+        open_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
         count_progress(
             "delivering", delivery.pending_count(vault), enabled=not json_out
         ) as advance,
@@ -110,7 +111,7 @@ def pull(
     from reprisal_report.workflows import delivery
 
     with (
-        open_vault(ctx, home, passphrase_file, "coordinator") as vault,
+        open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
         count_progress("collecting", None, enabled=not json_out) as advance,
     ):
         report = delivery.pull(

@@ -10,6 +10,7 @@ import typer
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.session import open_vault
+from reprisal_report.model.states import Role
 
 triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_is_help=True)
 
@@ -37,7 +38,7 @@ def list_(
     """List received cases (the latest bundle of each)."""
     from reprisal_report.workflows import triage
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         rows = triage.list_cases(vault, status=status, country=country, risk=risk)
     if json_out:
         emit_json(rows)
@@ -58,7 +59,7 @@ def show(
     """Show a received case with its attachments and bundle history."""
     from reprisal_report.workflows import triage
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         doc = triage.show_case(vault, case_id)
     if json_out:
         emit_json(doc)
@@ -80,7 +81,7 @@ def attachment(
     """Write a case's attachments, decrypted, into a directory."""
     from reprisal_report.workflows import triage
 
-    with open_vault(ctx, home, passphrase_file, "coordinator") as vault:
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         written = triage.write_attachments(vault, case_id, out)
     if written:
         warn(f"{len(written)} attachment(s) now exist as PLAINTEXT outside the vault in {out}")

@@ -17,10 +17,10 @@ import nacl.signing
 from reprisal_report.errors import CardInvalid
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.fingerprint import fingerprint, key_id
+from reprisal_report.model.states import CARD_ROLES, Role
 
 FORMAT = "reprisal-report/identity-card/1"
 DOMAIN = b"reprisal-report/identity-card/1\x00"
-CARD_ROLES = ("reporter", "coordinator", "auditor", "relay")
 WHAT = "identity card"
 
 
@@ -90,7 +90,7 @@ def parse_card(data: bytes) -> IdentityCard:
     recipient = body["age_recipient"]
     if recipient is not None:
         recipient = check_age_recipient(recipient, WHAT)
-    if role == "coordinator" and recipient is None:
+    if role == Role.COORDINATOR and recipient is None:
         raise CardInvalid(f"{WHAT}: a coordinator card needs an age recipient")
     enc.timestamp(body, "created", WHAT)
     signature = enc.unb64(doc["signature"], f"{WHAT}: signature", 64)

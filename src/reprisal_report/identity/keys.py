@@ -13,6 +13,7 @@ import nacl.signing
 
 from reprisal_report.errors import CorruptVault
 from reprisal_report.identity.fingerprint import fingerprint, key_id
+from reprisal_report.model.states import Role
 from reprisal_report.vault.store import Vault
 
 SIGNING_SECRET = "identity/ed25519-seed"  # noqa: S105 - a row name, not a secret
@@ -56,7 +57,7 @@ def create_profile_keys(vault: Vault, role: str) -> None:
     """Generate this profile's keys inside the vault (caller holds the transaction)."""
     seed = nacl.signing.SigningKey.generate()
     vault.put_secret(SIGNING_SECRET, bytes(seed))
-    if role == "coordinator":
+    if role == Role.COORDINATOR:
         import pyrage
 
         vault.put_secret(AGE_SECRET, str(pyrage.x25519.Identity.generate()).encode("ascii"))

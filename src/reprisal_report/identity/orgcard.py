@@ -18,7 +18,8 @@ import nacl.signing
 from reprisal_report.errors import CardExpired, CardInvalid, RollbackRejected
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.fingerprint import fingerprint, key_id
-from reprisal_report.identity.idcard import CARD_ROLES, check_age_recipient
+from reprisal_report.identity.idcard import check_age_recipient
+from reprisal_report.model.states import CARD_ROLES, Role
 
 FORMAT = "reprisal-report/org-card/1"
 DOMAIN = b"reprisal-report/org-card/1\x00"
@@ -89,7 +90,7 @@ class OrgCard:
         return [
             (m.key_id, m.age_recipient)
             for m in self.members
-            if m.role == "coordinator" and m.age_recipient is not None
+            if m.role == Role.COORDINATOR and m.age_recipient is not None
         ]
 
     def member(self, kid: str) -> Member | None:

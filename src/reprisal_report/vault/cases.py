@@ -11,6 +11,7 @@ from typing import Any
 
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.model.canonical import canonical_json
+from reprisal_report.model.states import CaseState
 from reprisal_report.vault.store import Vault
 
 MIN_PREFIX = 6
@@ -29,7 +30,7 @@ def new_case_id() -> str:
 class CaseRow:
     id: str
     org_id: str | None
-    state: str
+    state: CaseState
     record: dict[str, Any]
     revision: int
     created_at: str
@@ -41,7 +42,7 @@ class CaseRow:
     def needs_sealing(self) -> bool:
         """True when the case holds changes no bundle carries yet (a finished case never
         sealed, or edited or given an attachment after its last seal)."""
-        if self.state in ("draft", "purged"):
+        if self.state in (CaseState.DRAFT, CaseState.PURGED):
             return False
         return self.sealed_revision != self.revision
 
@@ -50,7 +51,7 @@ def _row(row: tuple[Any, ...]) -> CaseRow:
     return CaseRow(
         id=row[0],
         org_id=row[1],
-        state=row[2],
+        state=CaseState(row[2]),
         record=json.loads(row[3]),
         revision=int(row[4]),
         created_at=row[5],
@@ -73,7 +74,9 @@ def record_event(vault: Vault, case_id: str | None, action: str, detail: dict[st
     )
 
 
-def insert_case(vault: Vault, record: dict[str, Any], *, state: str, org_id: str | None) -> str:
+def insert_case(
+    vault: Vault, record: dict[str, Any], *, state: CaseState, org_id: str | None
+) -> str:
     case_id = new_case_id()
     now = utc_now()
     vault.conn.execute(
@@ -81,11 +84,11 @@ def insert_case(vault: Vault, record: dict[str, Any], *, state: str, org_id: str
         " VALUES (?, ?, ?, ?, 1, ?, ?)",
         (case_id, org_id, state, canonical_json(record).decode("utf-8"), now, now),
     )
-    record_event(vault, case_id, "created", {"state": state})
+    record_event(vault, case_id, "created", {"state": state.value})
     return case_id
 
 
-def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: str) -> int:
+def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: CaseState) -> int:
     row = vault.conn.execute(
         "UPDATE cases SET record = ?, state = ?, revision = revision + 1, updated_at = ? "
         "WHERE id = ? RETURNING revision",
@@ -93,7 +96,7 @@ def update_case(vault: Vault, case_id: str, record: dict[str, Any], *, state: st
     ).fetchone()
     if row is None:
         raise NotFound(f"no case {case_id}")
-    record_event(vault, case_id, "edited", {"revision": int(row[0]), "state": state})
+    record_event(vault, case_id, "edited", {"revision": int(row[0]), "state": state.value})
     return int(row[0])
 
 
@@ -102,9 +105,9 @@ def bump_revision(vault: Vault, case_id: str) -> int:
     becomes ready to seal again, so its last bundle no longer stands for it."""
     row = vault.conn.execute(
         "UPDATE cases SET revision = revision + 1, updated_at = ?,"
-        " state = CASE state WHEN 'sealed' THEN 'ready' ELSE state END"
+        " state = CASE state WHEN ? THEN ? ELSE state END"
         " WHERE id = ? RETURNING revision",
-        (utc_now(), case_id),
+        (utc_now(), CaseState.SEALED.value, CaseState.READY.value, case_id),
     ).fetchone()
     if row is None:
         raise NotFound(f"no case {case_id}")
@@ -129,10 +132,12 @@ def purge_if_unchanged(vault: Vault, case_id: str, bundle_id: str, revision: int
     if row is None:
         return False
     state, current, sealed, last = row
-    if (state, current, sealed, last) != ("sealed", revision, revision, bundle_id):
+    if (state, current, sealed, last) != (CaseState.SEALED, revision, revision, bundle_id):
         return False
     vault.conn.execute("DELETE FROM attachments WHERE case_id = ?", (case_id,))
-    vault.conn.execute("UPDATE cases SET record = '{}', state = 'purged' WHERE id = ?", (case_id,))
+    vault.conn.execute(
+        "UPDATE cases SET record = '{}', state = ? WHERE id = ?", (CaseState.PURGED.value, case_id)
+    )
     record_event(vault, case_id, "purged", {"bundle_id": bundle_id, "revision": revision})
     return True
 

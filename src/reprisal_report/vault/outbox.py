@@ -7,7 +7,9 @@ ciphertext to the org's coordinators, which this device cannot decrypt either.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from reprisal_report.model.states import OutboxState
 from reprisal_report.vault.cases import utc_now
 from reprisal_report.vault.store import Vault
 
@@ -21,7 +23,7 @@ class OutboxEntry:
     previous_bundle_id: str | None
     size: int
     sha256: str
-    state: str
+    state: OutboxState
     receipt: str | None
     created_at: str
 
@@ -43,26 +45,47 @@ def add(vault: Vault, entry: OutboxEntry) -> None:
             entry.previous_bundle_id,
             entry.size,
             entry.sha256,
-            entry.state,
+            entry.state.value,
             entry.receipt,
             entry.created_at,
         ),
     )
 
 
-def entries(vault: Vault, state: str | None = None) -> list[OutboxEntry]:
+def entries(vault: Vault, state: OutboxState | None = None) -> list[OutboxEntry]:
     query = f"SELECT {_COLUMNS} FROM outbox"  # noqa: S608
     params: tuple[str, ...] = ()
     if state is not None:
         query += " WHERE state = ?"
-        params = (state,)
+        params = (state.value,)
     rows = vault.conn.execute(query + " ORDER BY created_at, bundle_id", params).fetchall()
-    return [OutboxEntry(*r) for r in rows]
+    return [_entry(r) for r in rows]
+
+
+def _entry(row: tuple[Any, ...]) -> OutboxEntry:
+    return OutboxEntry(
+        row[0],
+        row[1],
+        row[2],
+        int(row[3]),
+        row[4],
+        int(row[5]),
+        row[6],
+        OutboxState(row[7]),
+        row[8],
+        row[9],
+    )
 
 
 def mark_delivered(vault: Vault, bundle_id: str, receipt: str | None) -> None:
     vault.conn.execute(
-        "UPDATE outbox SET state = 'delivered', receipt = ?, delivered_at = ? "
-        "WHERE bundle_id = ? AND state = 'pending'",
-        (receipt, utc_now(), bundle_id),
+        "UPDATE outbox SET state = ?, receipt = ?, delivered_at = ? "
+        "WHERE bundle_id = ? AND state = ?",
+        (
+            OutboxState.DELIVERED.value,
+            receipt,
+            utc_now(),
+            bundle_id,
+            OutboxState.PENDING.value,
+        ),
     )

@@ -13,6 +13,7 @@ from reprisal_report.identity import idcard, pinning
 from reprisal_report.identity.fingerprint import fingerprints_match, key_id
 from reprisal_report.identity.keys import age_identity_text, public_identity
 from reprisal_report.identity.orgcard import Member, OrgCard, Revoked, sign_card, verify_card
+from reprisal_report.model.states import CARD_ROLES, Role
 from reprisal_report.model.text import first_non_printing, visible
 from reprisal_report.vault.cases import record_event
 from reprisal_report.vault.store import Vault
@@ -82,7 +83,7 @@ def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> O
         members=(
             Member(
                 me.key_id,
-                "coordinator",
+                Role.COORDINATOR.value,
                 me.label,
                 me.signing_public,
                 me.age_recipient,
@@ -116,9 +117,9 @@ def preview_identity_card(data: bytes) -> CardPreview:
 
 
 def _check_expected(ident: idcard.IdentityCard, role: str, typed_fingerprint: str) -> None:
-    if role not in idcard.CARD_ROLES:
+    if role not in CARD_ROLES:
         raise InvalidInput(
-            f"unknown role {visible(role)!r}", hint=f"roles: {', '.join(idcard.CARD_ROLES)}"
+            f"unknown role {visible(role)!r}", hint=f"roles: {', '.join(CARD_ROLES)}"
         )
     if not fingerprints_match(typed_fingerprint, ident.signing_key):
         raise FingerprintMismatch(
@@ -154,7 +155,7 @@ def enroll(
         ident.role,
         ident.label,
         ident.signing_key,
-        ident.age_recipient if ident.role == "coordinator" else None,
+        ident.age_recipient if ident.role == Role.COORDINATOR else None,
         enc.format_time(now),
     )
     new = card.next_version(now, now + _valid_days(valid_days), members=(*card.members, member))

@@ -27,6 +27,7 @@ from reprisal_report.errors import (
 from reprisal_report.identity import pinning
 from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.keys import public_identity, signing_key
+from reprisal_report.model.states import ImportStatus, OutboxState, Role
 from reprisal_report.transport import folder as folder_transport
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
@@ -71,13 +72,13 @@ def is_url(target: str) -> bool:
 
 
 def pending_count(vault: Vault) -> int:
-    return len(outbox.entries(vault, "pending"))
+    return len(outbox.entries(vault, OutboxState.PENDING))
 
 
 def purge_enabled(vault: Vault) -> bool:
     value = vault.get_meta(PURGE_SETTING)
     if value is None:
-        return vault.get_meta("role") == "reporter"
+        return vault.get_meta("role") == Role.REPORTER
     return value == "on"
 
 
@@ -183,13 +184,13 @@ def push(
     relay's key; a folder gets every pending bundle when they are all for one org (or
     those of ``org_id``). Bundles for other orgs stay pending and are counted.
     """
-    if vault.get_meta("role") != "reporter":
+    if vault.get_meta("role") != Role.REPORTER:
         raise WrongRole("sync push is for reporter profiles")
     if org_id is not None:
         pinning.get(vault, org_id)  # NotFound for an org this profile has not joined
     with profile_lock(home):
         report = DeliveryReport()
-        pending = outbox.entries(vault, "pending")
+        pending = outbox.entries(vault, OutboxState.PENDING)
         report.skipped = len(outbox.entries(vault)) - len(pending)
         box = ProfilePaths(home).outbox
         if is_url(target):
@@ -398,14 +399,17 @@ def pull(
 ) -> DeliveryReport:
     from reprisal_report.workflows import inbox
 
-    if vault.get_meta("role") != "coordinator":
+    if vault.get_meta("role") != Role.COORDINATOR:
         raise WrongRole("sync pull is for coordinator profiles")
     report = DeliveryReport()
     if not is_url(source):
         for path in folder_transport.bundles_in(Path(source)):
             outcome = inbox.import_bundle(vault, path)
             _count(report, outcome)
-            if outcome.status in ("imported", "duplicate") and remove_after_import:
+            if (
+                outcome.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE)
+                and remove_after_import
+            ):
                 path.unlink(missing_ok=True)
             if on_bundle is not None:
                 on_bundle(path.name)
@@ -472,7 +476,7 @@ def _pull_relay(
             for entry in waiting[start : start + BATCH]:
                 outcome = _pull_one(vault, client, entry.sha256)
                 _count(report, outcome)
-                if outcome.status in ("imported", "duplicate"):
+                if outcome.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE):
                     collected.append(entry.sha256)
                 elif outcome.error is not None and not isinstance(outcome.error, retried):
                     _quarantine(vault, entry.sha256, client.base_url, outcome.error)
@@ -513,7 +517,7 @@ def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
     if known is not None:
         return inbox.ImportOutcome(
             path=Path(sha256[:16]),
-            status="duplicate",
+            status=ImportStatus.DUPLICATE,
             bundle_id=known.bundle_id,
             case_id=known.case_id,
             reason="already imported; nothing changed",
@@ -523,9 +527,9 @@ def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
 
 
 def _count(report: DeliveryReport, outcome: Any) -> None:
-    if outcome.status == "imported":
+    if outcome.status == ImportStatus.IMPORTED:
         report.done += 1
-    elif outcome.status == "duplicate":
+    elif outcome.status == ImportStatus.DUPLICATE:
         report.skipped += 1
         report.skipped_entries.append(
             {

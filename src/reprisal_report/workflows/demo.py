@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from reprisal_report.model.case import parse_case_bytes
+from reprisal_report.model.states import Role
 from reprisal_report.workflows import (
     coordinator,
     delivery,
@@ -68,8 +69,8 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
     with _workdir(directory) as work:
         c_home, r_home, usb = work / "coordinator", work / "reporter", work / "usb-stick"
         usb.mkdir(exist_ok=True)
-        profile.init_profile(c_home, coord_pass, "coordinator", "demo coordinator")
-        profile.init_profile(r_home, rep_pass, "reporter", "demo field defender")
+        profile.init_profile(c_home, coord_pass, Role.COORDINATOR, "demo coordinator")
+        profile.init_profile(r_home, rep_pass, Role.REPORTER, "demo field defender")
         say("created a coordinator and a reporter profile, each an encrypted vault")
         with profile.open_profile(c_home, coord_pass) as c:
             card = coordinator.create_org(c, "Example Org (demo)", [], 90)

@@ -44,6 +44,7 @@ from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import age_identity_text, public_identity
 from reprisal_report.identity.orgcard import OrgCard
 from reprisal_report.model.case import validate_case
+from reprisal_report.model.states import ImportStatus, Role
 from reprisal_report.model.text import visible
 from reprisal_report.transport import folder
 from reprisal_report.vault import inbox
@@ -56,7 +57,7 @@ BUNDLE_SUFFIX = ".rrb"
 @dataclass(frozen=True)
 class ImportOutcome:
     path: Path
-    status: str  # imported | duplicate | failed | skipped
+    status: ImportStatus
     bundle_id: str | None = None
     case_id: str | None = None
     reason: str | None = None
@@ -97,7 +98,9 @@ def plan_paths(paths: list[Path]) -> ImportPlan:
         if path.is_dir() and not path.is_symlink():
             files, skipped = folder.scan(path)
             plan.files.extend(files)
-            plan.skipped.extend(ImportOutcome(s.path, "skipped", reason=s.reason) for s in skipped)
+            plan.skipped.extend(
+                ImportOutcome(s.path, ImportStatus.SKIPPED, reason=s.reason) for s in skipped
+            )
         elif path.exists() or path.is_symlink():
             plan.files.append(path)  # judged when opened (no link, no pipe)
         else:
@@ -180,7 +183,7 @@ def _author_key(card: OrgCard, opened: OpenedBundle) -> tuple[bytes, str | None]
     author = opened.manifest.author
     member = card.member(author)
     if member is not None:
-        if member.role != "reporter":
+        if member.role != Role.REPORTER:
             raise UnknownDevice(
                 f"bundle author {author} is enrolled as a {member.role}, not a reporter"
             )
@@ -191,7 +194,7 @@ def _author_key(card: OrgCard, opened: OpenedBundle) -> tuple[bytes, str | None]
             f"bundle author {author} is not enrolled in org {visible(card.name)}",
             hint="if the device is new, enrol its identity card and import again",
         )
-    if revoked.role != "reporter":
+    if revoked.role != Role.REPORTER:
         raise RevokedDevice(
             f"bundle author {author} is a revoked {revoked.role} key, never a reporter"
         )
@@ -299,7 +302,7 @@ def _verify_and_store(
         detail = {"bundle_id": manifest.bundle_id, "sha256": sha}
         for step in ("received", "decrypted", "verified", "stored"):
             record_event(vault, manifest.case_id, step, detail)
-    return ImportOutcome(path, "imported", manifest.bundle_id, manifest.case_id)
+    return ImportOutcome(path, ImportStatus.IMPORTED, manifest.bundle_id, manifest.case_id)
 
 
 def _check_chain(vault: Vault, case_id: str, bundle_id: str, previous_id: str | None) -> None:
@@ -317,7 +320,11 @@ def _check_chain(vault: Vault, case_id: str, bundle_id: str, previous_id: str | 
 
 def _duplicate(path: Path, known: inbox.InboxBundle) -> ImportOutcome:
     return ImportOutcome(
-        path, "duplicate", known.bundle_id, known.case_id, "already imported; nothing changed"
+        path,
+        ImportStatus.DUPLICATE,
+        known.bundle_id,
+        known.case_id,
+        "already imported; nothing changed",
     )
 
 
@@ -337,7 +344,7 @@ def _import_handle(
             # card, say): remember that these exact bytes existed at this time.
             with vault.transaction():
                 inbox.record_sighting(vault, sha, enc.format_time(clock.now()))
-        return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+        return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
 
 
 def _hash_handle(handle: BinaryIO) -> str:
@@ -358,12 +365,12 @@ def import_bundle(
     try:
         handle = folder.open_bundle_file(path)
     except folder.BundleFileRefused as exc:
-        return ImportOutcome(path, "skipped", reason=exc.reason)
+        return ImportOutcome(path, ImportStatus.SKIPPED, reason=exc.reason)
     with handle:
         try:
             sha = _hash_handle(handle)
         except ReportError as exc:
-            return ImportOutcome(path, "failed", reason=exc.message, error=exc)
+            return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
         known = inbox.find_by_sha256(vault, sha)
         if known is not None:
             return _duplicate(path, known)

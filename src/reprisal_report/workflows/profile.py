@@ -9,13 +9,15 @@ from pathlib import Path
 
 from reprisal_report.errors import InvalidInput, ProfileExists, ProfileMissing, WrongRole
 from reprisal_report.identity.keys import create_profile_keys, public_identity
+from reprisal_report.model.states import PROFILE_ROLES, Role
+from reprisal_report.model.text import visible
 from reprisal_report.vault import profile as vault_profile
 from reprisal_report.vault.cases import record_event, utc_now
 from reprisal_report.vault.keyfile import KdfParams
 from reprisal_report.vault.profile import PanicReport, ProfilePaths
 from reprisal_report.vault.store import Vault
 
-ROLES = ("reporter", "coordinator", "auditor")
+ROLES = PROFILE_ROLES
 
 
 @dataclass(frozen=True)
@@ -31,17 +33,20 @@ class ProfileInfo:
 
 def init_profile(home: Path, passphrase: str, role: str, label: str | None) -> ProfileInfo:
     if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}", hint="use one of: " + ", ".join(ROLES))
+        raise InvalidInput(
+            f"unknown role {visible(role)!r}", hint="use one of: " + ", ".join(ROLES)
+        )
+    chosen = Role(role).value  # stored as the plain string
     paths = ProfilePaths(home)
     vault = vault_profile.create_profile(paths, passphrase)
     try:
         created = utc_now()
         with vault.transaction():
-            vault.set_meta("role", role)
-            vault.set_meta("label", label or role)
+            vault.set_meta("role", chosen)
+            vault.set_meta("label", label or chosen)
             vault.set_meta("created_at", created)
-            create_profile_keys(vault, role)
-            record_event(vault, None, "profile-created", {"role": role})
+            create_profile_keys(vault, chosen)
+            record_event(vault, None, "profile-created", {"role": chosen})
         return describe(vault, home)
     finally:
         vault.close()

@@ -12,6 +12,7 @@ from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import InvalidInput, NotFound, UnsafeAttachmentName
 from reprisal_report.model.case import parse_case_bytes, validate_case
 from reprisal_report.model.filenames import attachment_name_problem
+from reprisal_report.model.states import CaseState
 from reprisal_report.model.text import visible
 from reprisal_report.sanitize import prepare_attachment
 from reprisal_report.vault import cases as case_store
@@ -101,7 +102,7 @@ def choose_org(vault: Vault, requested: str | None) -> str | None:
 def new_case(vault: Vault, record: dict[str, Any], org_id: str | None) -> str:
     valid = validate_case(record)
     with vault.transaction():
-        return case_store.insert_case(vault, valid, state="ready", org_id=org_id)
+        return case_store.insert_case(vault, valid, state=CaseState.READY, org_id=org_id)
 
 
 def save_draft(
@@ -111,15 +112,15 @@ def save_draft(
     valid = validate_case(partial, partial=True)
     with vault.transaction():
         if case_id is None:
-            return case_store.insert_case(vault, valid, state="draft", org_id=org_id)
-        case_store.update_case(vault, case_id, valid, state="draft")
+            return case_store.insert_case(vault, valid, state=CaseState.DRAFT, org_id=org_id)
+        case_store.update_case(vault, case_id, valid, state=CaseState.DRAFT)
         return case_id
 
 
 def complete_case(vault: Vault, case_id: str, record: dict[str, Any]) -> None:
     valid = validate_case(record)
     with vault.transaction():
-        case_store.update_case(vault, case_id, valid, state="ready")
+        case_store.update_case(vault, case_id, valid, state=CaseState.READY)
 
 
 def list_cases(vault: Vault) -> list[CaseRow]:
@@ -155,7 +156,7 @@ def edit_case(vault: Vault, ref: str, record: dict[str, Any], org_id: str | None
     valid = validate_case(record)
     target = address_case(vault, row, org_id)
     with vault.transaction():
-        case_store.update_case(vault, row.id, valid, state="ready")
+        case_store.update_case(vault, row.id, valid, state=CaseState.READY)
         if target != row.org_id:
             case_store.set_org(vault, row.id, target)
     return case_store.get_case(vault, row.id)
@@ -208,7 +209,7 @@ def attach_files(
 
 def _attachable(vault: Vault, ref: str) -> CaseRow:
     row = case_store.get_case(vault, ref)
-    if row.state == "purged":
+    if row.state == CaseState.PURGED:
         raise InvalidInput(f"case {row.id} was purged after delivery; nothing was attached")
     return row
 

@@ -25,6 +25,7 @@ from reprisal_report.errors import (
 )
 from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import public_identity, signing_key
+from reprisal_report.model.states import CaseState, OutboxState
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.attachments import list_attachments, open_attachment
@@ -83,17 +84,17 @@ def cases_to_seal(
         return [
             c
             for c in case_store.list_cases(vault)
-            if c.state == "ready" and (org_id is None or c.org_id in (None, org_id))
+            if c.state == CaseState.READY and (org_id is None or c.org_id in (None, org_id))
         ]
     if not refs:
         raise InvalidInput("name the cases to seal, or pass --all")
     rows = [case_store.get_case(vault, ref) for ref in refs]
     for row in rows:
-        if row.state == "draft":
+        if row.state == CaseState.DRAFT:
             raise InvalidInput(
                 f"case {row.id} is a draft", hint=f"finish it with 'case edit {row.id}'"
             )
-        if row.state == "purged":
+        if row.state == CaseState.PURGED:
             raise InvalidInput(f"case {row.id} was purged after delivery")
     return rows
 
@@ -146,7 +147,7 @@ def seal_case(
     ``org_id`` addresses a case that names no org yet (or readdresses one never
     sealed); without it a case with no org goes to the only joined org.
     """
-    if row.state == "sealed" and row.sealed_revision == row.revision:
+    if row.state == CaseState.SEALED and row.sealed_revision == row.revision:
         raise InvalidInput(f"case {row.id} is already sealed at revision {row.revision}")
     org_id = address_case(vault, row, org_id) or choose_org(vault, None)
     if org_id is None:
@@ -203,7 +204,7 @@ def seal_case(
                 row.last_bundle_id,
                 writer.size,
                 writer.digest.hexdigest(),
-                "pending",
+                OutboxState.PENDING,
                 None,
                 utc_now(),
             ),
