@@ -1,7 +1,7 @@
 """Attachment metadata stripping, on the way into the vault (``case attach``).
 
 The kind of a file is read from its first bytes, never from its name. JPEG, PNG, WebP,
-TIFF and PDF files are read whole into memory (up to ``MAX_STRIP_BYTES``), cleaned by
+TIFF and PDF files are read whole into memory (up to ``max_strip_bytes(kind)``), cleaned by
 the module for their format, and handed to the vault as an in-memory stream: no
 plaintext copy is ever written to disk, not even a temporary one. What each format
 keeps and drops, and why, is in docs/attachments.md and the format modules.
@@ -37,18 +37,41 @@ from reprisal_report.sanitize.webp import strip_webp
 
 __all__ = [
     "KEEP_METADATA_HINT",
+    "MAX_IMAGE_BYTES",
     "MAX_STRIP_BYTES",
+    "MAX_TIFF_BYTES",
     "MediaKind",
     "PreparedAttachment",
     "describe_kind",
+    "max_strip_bytes",
     "prepare_attachment",
     "strip_bytes",
 ]
 
 # Cleaning happens in memory (the input, the output and, for TIFF, one decoded page at
-# a time), so the input is capped. 256 MiB covers any photo or document; video is not
-# a strippable kind anyway.
+# a time), so the input is capped. 256 MiB covers any document; video is not a
+# strippable kind anyway.
 MAX_STRIP_BYTES = 256 * 1024 * 1024
+# Images are held twice at most (the input and the cleaned output; TIFF adds its capped
+# decoded pages), on top of about 45 MiB for the interpreter and the vault: 100 MiB
+# keeps ``case attach`` under 300 MiB peak RSS for any image (docs/attachments.md §5,
+# measured by tests/integration/test_attach_memory.py). A 200-megapixel phone JPEG is
+# about 60 MB.
+MAX_IMAGE_BYTES = 100 * 1024 * 1024
+# Pillow reads a whole in-memory TIFF again for each compressed page it decodes, so a
+# TIFF is held twice before its pages are: 64 MiB, the most its pages may decode to
+# (sanitize/tiff.py), keeps it under 300 MiB too.
+MAX_TIFF_BYTES = 64 * 1024 * 1024
+
+
+def max_strip_bytes(kind: MediaKind) -> int:
+    """The largest file of ``kind`` that is cleaned (larger ones are refused or kept)."""
+    if kind is MediaKind.PDF:
+        return MAX_STRIP_BYTES
+    if kind is MediaKind.TIFF:
+        return min(MAX_TIFF_BYTES, MAX_STRIP_BYTES)
+    return min(MAX_IMAGE_BYTES, MAX_STRIP_BYTES)
+
 
 KEEP_METADATA_HINT = (
     "pass --keep-metadata to store it as it is; "
@@ -90,13 +113,13 @@ def strip_bytes(data: bytes, *, name: str) -> tuple[MediaKind, bytes]:
     """Detect ``data``'s kind and return it cleaned; ``name`` is only for messages.
 
     Raises ``AttachmentMalformed`` for broken media and ``AttachmentRefused`` for kinds
-    or variants that cannot be cleaned (and, above ``MAX_STRIP_BYTES``,
+    or variants that cannot be cleaned (and, above ``max_strip_bytes(kind)``,
     ``AttachmentTooLarge``).
     """
     kind = detect(data[:HEAD_BYTES])
     if kind is None:
         raise _refused(name, describe_head(data[:HEAD_BYTES]))
-    if len(data) > MAX_STRIP_BYTES:
+    if len(data) > max_strip_bytes(kind):
         raise _too_large(name, kind)
     try:
         return kind, _stripper(kind)(data)
@@ -134,12 +157,15 @@ def prepare_attachment(path: Path, *, keep_metadata: bool) -> Iterator[PreparedA
             return
         # fstat first so that a huge file is not read just to learn it is too big; the
         # bounded read below still holds if the file grows meanwhile.
-        if os.fstat(handle.fileno()).st_size > MAX_STRIP_BYTES:
+        cap = max_strip_bytes(kind)
+        if os.fstat(handle.fileno()).st_size > cap:
             if not keep_metadata:
                 raise _too_large(path.name, kind)
             yield _kept(handle)
             return
-        data = head + handle.read(MAX_STRIP_BYTES + 1 - len(head))
+        # One read into one buffer (``head + rest`` would hold the file twice).
+        handle.seek(0)
+        data = handle.read(cap + 1)
         result: tuple[MediaKind, bytes] | None = None
         try:
             result = strip_bytes(data, name=path.name)
@@ -149,6 +175,7 @@ def prepare_attachment(path: Path, *, keep_metadata: bool) -> Iterator[PreparedA
             if not keep_metadata:
                 raise
         if result is None:
+            del data  # stored as given, streamed from the file
             yield _kept(handle)
             return
         stripped_kind, cleaned = result
@@ -171,7 +198,7 @@ def _refused(name: str, label: str) -> AttachmentRefused:
 
 
 def _too_large(name: str, kind: MediaKind) -> AttachmentTooLarge:
-    limit = MAX_STRIP_BYTES // (1024 * 1024)
+    limit = max_strip_bytes(kind) // (1024 * 1024)
     return AttachmentTooLarge(
         f"{name} is a {LABELS[kind]} larger than {limit} MiB, the most this tool cleans",
         hint=KEEP_METADATA_HINT,

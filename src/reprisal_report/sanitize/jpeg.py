@@ -22,6 +22,10 @@ Dropped: APP1 (EXIF with GPS, serials, maker notes and thumbnail; XMP), APP13
 (IPTC/Photoshop), APP12, APP11 (JPEG XT, C2PA content credentials), every other APPn,
 every other APP0/APP2/APP14 (JFXX thumbnails, MPF, FlashPix), COM, and all bytes after
 EOI (MPF secondary images, phone vendor trailers, appended archives).
+
+Memory: the scan data, nearly all of the file, is referenced through a memoryview and
+copied once, into the result, so the input and the output are the only two copies.
+Nothing is decoded, so the dimensions a frame header declares cost nothing here.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def strip_jpeg(data: bytes, *, require_eoi: bool = True) -> bytes:
     size = len(data)
     if size < 4 or data[0] != 0xFF or data[1] != SOI:
         raise MediaMalformed("it does not start with a start-of-image marker")
-    out = bytearray(b"\xff\xd8")
+    view = memoryview(data)
+    # The output as pieces (small segments and views of the scan data), joined once.
+    out: list[bytes | memoryview] = [b"\xff\xd8"]
     pos = 2
     seen_frame = False
     seen_scan = False
@@ -87,10 +93,10 @@ def strip_jpeg(data: bytes, *, require_eoi: bool = True) -> bytes:
         if marker == EOI:
             if not seen_scan:
                 raise MediaMalformed("it has no image scan")
-            out += b"\xff\xd9"
-            return bytes(out)
+            out.append(b"\xff\xd9")
+            return b"".join(out)
         if marker in _STANDALONE:
-            out += bytes((0xFF, marker))
+            out.append(bytes((0xFF, marker)))
             continue
         if marker in _EXTENSIONS:
             raise MediaUnsupported("jpeg using extension markers (such as jpeg-ls)")
@@ -114,20 +120,20 @@ def strip_jpeg(data: bytes, *, require_eoi: bool = True) -> bytes:
             if scan_end is None:
                 if require_eoi:
                     raise MediaMalformed("it ends before the end-of-image marker")
-                out += _segment(marker, payload)
-                out += data[pos:]
-                return bytes(out)
-            out += _segment(marker, payload)
-            out += data[pos:scan_end]
+                out.append(_segment(marker, payload))
+                out.append(view[pos:])
+                return b"".join(out)
+            out.append(_segment(marker, payload))
+            out.append(view[pos:scan_end])
             pos = scan_end
             continue
         if marker in _IMAGE_MARKERS:
             seen_frame = seen_frame or marker in _SOF_MARKERS
-            out += _segment(marker, payload)
+            out.append(_segment(marker, payload))
         else:
             kept = _kept_payload(marker, payload)
             if kept is not None:
-                out += _segment(marker, kept)
+                out.append(_segment(marker, kept))
 
 
 def _kept_payload(marker: int, payload: bytes) -> bytes | None:

@@ -34,6 +34,10 @@ MAX_PAGES = 1024
 # decompression bomb) is refused here without a byte of it being decoded.
 MAX_PAGE_BYTES = 32 * 1024 * 1024
 MAX_DECODED_BYTES = 64 * 1024 * 1024
+# Pillow's own decompression-bomb limit, checked when a file is opened: no page within
+# MAX_PAGE_BYTES has more pixels than this (Pillow keeps at least a byte per pixel), and
+# the warning Pillow gives above it is turned into a refusal in ``_strip``.
+Image.MAX_IMAGE_PIXELS = MAX_PAGE_BYTES
 # Bytes per pixel in Pillow's memory layout (three- and four-band modes use 32 bits).
 _MEMORY_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2}
 
@@ -121,10 +125,7 @@ def _strip(data: bytes) -> bytes:
         with TiffImagePlugin.AppendingTiffWriter(out) as writer:
             for index in range(pages):
                 source.seek(index)
-                page = _clean_page(source)
-                expected.append((page.mode, page.size, _page_digest(page)))
-                page.save(writer, format="TIFF", compression=_COMPRESSION)
-                writer.newFrame()
+                expected.append(_write_page(_clean_page(source), writer))
         cleaned = out.getvalue()
         _verify(cleaned, expected)
         return cleaned
@@ -178,8 +179,28 @@ def _clean_page(source: Image.Image) -> Image.Image:
     return page
 
 
+def _write_page(
+    page: Image.Image, writer: TiffImagePlugin.AppendingTiffWriter
+) -> tuple[str, tuple[int, int], bytes]:
+    """Append ``page`` to ``writer``; what the read-back must find. The page is freed on
+    return, before the next one is decoded (only one page is held at a time)."""
+    written = (page.mode, page.size, _page_digest(page))
+    page.save(writer, format="TIFF", compression=_COMPRESSION)
+    writer.newFrame()
+    return written
+
+
+# Rows hashed at a time: ``tobytes()`` of a whole page would hold it twice more.
+_DIGEST_BAND_BYTES = 1024 * 1024
+
+
 def _page_digest(page: Image.Image) -> bytes:
-    digest = hashlib.sha256(page.tobytes())
+    """SHA-256 of the page's raw pixel rows (and palette), hashed a band of rows at a time."""
+    digest = hashlib.sha256()
+    width, height = page.size
+    band = max(1, _DIGEST_BAND_BYTES // max(1, width * 4))
+    for top in range(0, height, band):
+        digest.update(page.crop((0, top, width, min(height, top + band))).tobytes())
     if page.mode in ("P", "PA"):
         digest.update(bytes(page.getpalette() or []))
     return digest.digest()

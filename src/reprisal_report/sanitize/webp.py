@@ -12,6 +12,10 @@ ALPH, VP8, VP8L.
 Dropped: EXIF, "XMP ", and every unknown chunk (readers must ignore them, so they can
 only carry data a viewer does not show), at the top level and inside animation frames;
 anything after the RIFF payload.
+
+Memory: chunks are parsed as memoryviews of the input and the container is written in
+one join, so the input and the output are the only two copies. Nothing is decoded, so
+the canvas size VP8X declares costs nothing here.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _FLAG_XMP = 0x04
 _VP8X_PAYLOAD_LEN = 10
 _ANMF_HEADER_LEN = 16
 
+Piece = bytes | memoryview
+
 
 def strip_webp(data: bytes) -> bytes:
     """Return ``data`` with only ``KEPT_CHUNKS``; raise ``MediaMalformed`` if broken."""
@@ -39,30 +45,32 @@ def strip_webp(data: bytes) -> bytes:
         raise MediaMalformed("its riff size is invalid")
     if 8 + riff_size > len(data):
         raise MediaMalformed("it ends before the size its header announces")
-    chunks = _parse_chunks(data[12 : 8 + riff_size])
+    chunks = _parse_chunks(memoryview(data)[12 : 8 + riff_size])
     if not chunks or chunks[0][0] not in _IMAGE_CHUNKS:
         raise MediaMalformed("its first chunk is not an image chunk")
     has_icc = any(fourcc == b"ICCP" for fourcc, _ in chunks)
-    body = bytearray()
+    body: list[Piece] = []
     for fourcc, payload in chunks:
         if fourcc not in KEPT_CHUNKS:
             continue
         if fourcc == b"VP8X":
-            payload = _clean_vp8x(payload, has_icc=has_icc)
+            body += _chunk(fourcc, [_clean_vp8x(payload, has_icc=has_icc)])
         elif fourcc == b"ANMF":
-            payload = _clean_frame(payload)
-        body += _chunk(fourcc, payload)
-    return b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WEBP" + bytes(body)
+            body += _chunk(fourcc, _clean_frame(payload))
+        else:
+            body += _chunk(fourcc, [payload])
+    size = 4 + sum(len(piece) for piece in body)
+    return b"".join([b"RIFF", size.to_bytes(4, "little"), b"WEBP", *body])
 
 
-def _parse_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
-    chunks: list[tuple[bytes, bytes]] = []
+def _parse_chunks(body: memoryview) -> list[tuple[bytes, memoryview]]:
+    chunks: list[tuple[bytes, memoryview]] = []
     pos = 0
     size = len(body)
     while pos < size:
         if pos + 8 > size:
             raise MediaMalformed("it ends inside a chunk header")
-        fourcc = body[pos : pos + 4]
+        fourcc = bytes(body[pos : pos + 4])
         length = int.from_bytes(body[pos + 4 : pos + 8], "little")
         start = pos + 8
         end = start + length
@@ -75,27 +83,31 @@ def _parse_chunks(body: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
-def _chunk(fourcc: bytes, payload: bytes) -> bytes:
-    pad = b"\x00" if len(payload) & 1 else b""
-    return fourcc + len(payload).to_bytes(4, "little") + payload + pad
+def _chunk(fourcc: bytes, payload: list[Piece]) -> list[Piece]:
+    """A chunk as pieces: header, the payload's pieces, a pad byte if its size is odd."""
+    length = sum(len(piece) for piece in payload)
+    pad = [b"\x00"] if length & 1 else []
+    return [fourcc + length.to_bytes(4, "little"), *payload, *pad]
 
 
-def _clean_vp8x(payload: bytes, *, has_icc: bool) -> bytes:
+def _clean_vp8x(payload: memoryview, *, has_icc: bool) -> bytes:
     if len(payload) < _VP8X_PAYLOAD_LEN:
         raise MediaMalformed("it has a truncated VP8X chunk")
     flags = payload[0] & ~(_FLAG_EXIF | _FLAG_XMP)
     if not has_icc:
         flags &= ~_FLAG_ICC
-    return bytes([flags]) + payload[1:_VP8X_PAYLOAD_LEN]
+    return bytes([flags]) + bytes(payload[1:_VP8X_PAYLOAD_LEN])
 
 
-def _clean_frame(payload: bytes) -> bytes:
+def _clean_frame(payload: memoryview) -> list[Piece]:
     """An ANMF payload keeping its 16-byte header and only its bitstream chunks."""
     if len(payload) < _ANMF_HEADER_LEN:
         raise MediaMalformed("it has a truncated animation frame")
     header = payload[:_ANMF_HEADER_LEN]
     sub_chunks = _parse_chunks(payload[_ANMF_HEADER_LEN:])
-    kept = b"".join(_chunk(fourcc, p) for fourcc, p in sub_chunks if fourcc in FRAME_CHUNKS)
+    kept = [
+        piece for fourcc, p in sub_chunks if fourcc in FRAME_CHUNKS for piece in _chunk(fourcc, [p])
+    ]
     if not kept:
         raise MediaMalformed("it has an animation frame without an image")
-    return header + kept
+    return [header, *kept]
