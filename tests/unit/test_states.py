@@ -37,7 +37,8 @@ def test_outbox_states_are_the_outbox_check_constraint() -> None:
 
 
 def test_values_are_the_stored_and_printed_strings() -> None:
-    assert CaseState.READY == "ready"
+    stored: str = "ready"  # typed as str: a member must equal the plain stored string
+    assert stored == CaseState.READY
     assert f"{OutboxState.PENDING}" == "pending"
     assert json.dumps({"status": ImportStatus.DUPLICATE}) == '{"status": "duplicate"}'
     assert [s.value for s in ImportStatus] == ["imported", "duplicate", "failed", "skipped"]
