@@ -77,7 +77,7 @@ def test_push_killed_at_a_crash_point_delivers_each_bundle_once_on_rerun(
     final = _outbox(world)
     assert {state for state, _ in final.values()} == {"delivered"}
     # One log entry per bundle: the upload the crash interrupted was not logged twice.
-    assert sorted(index or -1 for _, index in final.values()) == [0, 1, 2]
+    assert sorted(-1 if index is None else index for _, index in final.values()) == [0, 1, 2]
     # Nothing lost: after a kill before the purge, the plaintext is still on the device
     # (see the xfail test below for the purge the rerun does not do yet).
     assert _states(world) == ({"purged"} if point == "push.after-upload" else {"sealed"})
