@@ -11,14 +11,13 @@ import contextlib
 import errno
 import hmac
 import os
-import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from reprisal_report.errors import NotFound, OperationalError
-from reprisal_report.vault.files import file_sha256, fsync_dir
+from reprisal_report.vault.files import file_sha256, fsync_dir, open_new, temp_name
 
 CHUNK = 1024 * 1024
 SUFFIX = ".rrb"
@@ -29,18 +28,27 @@ def require_folder(folder: Path) -> None:
         raise NotFound(f"no such folder: {folder}", hint="is the USB stick mounted?")
 
 
+def _readable_mode() -> int:
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return 0o644 & ~umask
+
+
 def deliver(source: Path, folder: Path, sha256: str) -> bool:
     """Copy ``source`` into ``folder``; False if an identical copy was already there."""
     target = folder / source.name
     if target.exists() and hmac.compare_digest(file_sha256(target), sha256):
         return False
-    tmp = folder / f".{source.name}.{secrets.token_hex(4)}.partial"
+    # A random name created O_EXCL|O_NOFOLLOW, 0600 (vault.files): on a shared folder
+    # nobody can plant a link or a file there for the copy to write through. The copy
+    # is ciphertext meant for whoever collects it, so it is made readable as any new
+    # file (the umask's choice) before it takes its name.
+    tmp = temp_name(target)
     try:
-        with source.open("rb") as src, tmp.open("wb") as dst:
+        with source.open("rb") as src, open_new(tmp) as dst:
             while chunk := src.read(CHUNK):
                 dst.write(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
+            os.fchmod(dst.fileno(), _readable_mode())
         os.replace(tmp, target)
         fsync_dir(folder)
     finally:
