@@ -73,6 +73,14 @@ class WrongRole(InvalidInput):
     """The command is not available to this profile's role."""
 
 
+class OrgNotChosen(InvalidInput):
+    """The profile joined several orgs and the command was not told which one."""
+
+
+class PlainHttpRefused(InvalidInput):
+    """Plain http to a remote relay would show this device's key id to the network."""
+
+
 # --- exit 3: verification failure ---------------------------------------------------
 
 

@@ -320,7 +320,7 @@ def test_case_written_before_joining_two_orgs_is_sealed_with_org(
     stuck = reporter("seal", early)
     assert stuck.exit_code == 2
     assert stuck.stderr.splitlines()[0] == (
-        f"{ERR}this profile has joined several orgs; choose one with --org"
+        f"{ERR}this profile has joined several orgs; choose one"
     )
     sealed = json.loads(reporter.ok("seal", early, "--org", b_id, "--json").stdout)
     assert [(x["case_id"], x["org_id"]) for x in sealed["bundles"]] == [(early, b_id)]

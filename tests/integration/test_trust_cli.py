@@ -256,7 +256,7 @@ def test_reporter_may_join_several_orgs_and_must_choose(
     result = org.reporter("case", "new", "--from", str(example))
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == (
-        f"{ERR}this profile has joined several orgs; choose one with --org"
+        f"{ERR}this profile has joined several orgs; choose one"
     )
     org_b = json.loads(other.ok("org", "show", "--json").stdout)["org_id"]
     case_id = org.reporter.ok("case", "new", "--from", str(example), "--org", org_b).stdout.strip()

@@ -29,7 +29,15 @@ from reprisal_report.cli import (
 from reprisal_report.cli import settings as settings_group
 from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
-from reprisal_report.errors import ExitCode, ReportError
+from reprisal_report.errors import (
+    ExitCode,
+    OrgNotChosen,
+    PlainHttpRefused,
+    ProfileExists,
+    ProfileMissing,
+    ReportError,
+    WrongRole,
+)
 
 # Exit status after Ctrl-C (SIGINT): 128 + 2, as shells report it (docs/cli.md).
 EXIT_INTERRUPTED = 128 + int(signal.SIGINT)
@@ -64,10 +72,30 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text else text
 
 
+# Workflow and core errors never name a command-line flag; where a flag is the way
+# out, the hint that names it is given here, by error class (the first match wins).
+FLAG_HINTS: tuple[tuple[type[ReportError], str], ...] = (
+    (ProfileMissing, "create one with 'reprisal-report init --role ROLE', or pass --home"),
+    (ProfileExists, "choose another --home; 'panic' destroys a profile you no longer need"),
+    (WrongRole, "select the right profile with --home"),
+    (OrgNotChosen, "name it with --org ('reprisal-report org show' lists the joined orgs)"),
+    (PlainHttpRefused, "use an https:// relay URL, a .onion address over --proxy, or --allow-http"),
+)
+
+
+def cli_hint(exc: ReportError) -> str | None:
+    """The hint to print for ``exc``: the cli's flag advice if it has one, else the
+    error's own hint."""
+    for kind, hint in FLAG_HINTS:
+        if isinstance(exc, kind):
+            return hint
+    return exc.hint
+
+
 def _report(exc: BaseException) -> int:
     """Print one error line (and a hint); return the exit code."""
     if isinstance(exc, ReportError):
-        error(exc.message, exc.hint)
+        error(exc.message, cli_hint(exc))
         return int(exc.exit_code)
     if isinstance(exc, click_exceptions.NoArgsIsHelpError) and exc.ctx is not None:
         sys.stdout.write(exc.ctx.get_help() + "\n")

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, resolve_home
+from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
+from reprisal_report.cli.session import writing_vault
 from reprisal_report.model.states import Role
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def new(
     from reprisal_report.workflows import reporter
 
     record = reporter.read_case_file(from_file) if from_file is not None else None
-    with reporter.writing(resolve_home(ctx, home)), _open(ctx, home, passphrase_file) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.REPORTER) as vault:
         org_id = reporter.choose_org(vault, org)
         if record is not None:
             case_id = reporter.new_case(vault, record, org_id)
@@ -182,7 +183,7 @@ def edit(
     from reprisal_report.workflows import reporter
 
     record = reporter.read_case_file(from_file) if from_file is not None else None
-    with reporter.writing(resolve_home(ctx, home)), _open(ctx, home, passphrase_file) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.REPORTER) as vault:
         current = reporter.show_case(vault, case_id)
         if record is not None:
             row = reporter.edit_case(vault, current.row.id, record, org)
@@ -224,8 +225,7 @@ def attach(
 
     total = sum(p.stat().st_size for p in files if p.is_file())
     with (
-        reporter.writing(resolve_home(ctx, home)),
-        _open(ctx, home, passphrase_file) as vault,
+        writing_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
         byte_progress("attaching", total, enabled=not json_out) as advance,
     ):
         stored = reporter.attach_files(

@@ -10,7 +10,7 @@ import typer
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, error, info, warn
 from reprisal_report.cli.progress import byte_progress
-from reprisal_report.cli.session import open_vault
+from reprisal_report.cli.session import writing_vault
 from reprisal_report.errors import ExitCode
 from reprisal_report.model.states import ImportStatus, Role
 
@@ -32,7 +32,7 @@ def import_(
 
     plan = inbox.plan_paths(paths)
     with (
-        open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
+        writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
         byte_progress("importing", plan.total_bytes, enabled=not json_out) as advance,
     ):
         outcomes = inbox.import_paths(vault, plan, advance)

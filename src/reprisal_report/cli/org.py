@@ -10,7 +10,7 @@ import typer
 
 from reprisal_report.cli.options import AllowHttpOpt, HomeOpt, JsonOpt, PassFileOpt, ProxyOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
-from reprisal_report.cli.session import open_vault, write_output_file
+from reprisal_report.cli.session import open_vault, write_output_file, writing_vault
 from reprisal_report.model.states import Role
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def create(
     """Create the org root key and the first signed org card (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.create_org(vault, name, relay or [], valid_days)
     if json_out:
         emit_json(
@@ -238,7 +238,7 @@ def enroll(
         if not typer.confirm(f"Enrol this key as a {preview.role}?", default=False, err=True):
             raise Aborted("not enrolled; nothing was changed")
         role, fingerprint = preview.role, preview.fingerprint
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card, member = coordinator.enroll(
             vault, data, valid_days, role=role, fingerprint=fingerprint
         )
@@ -261,7 +261,7 @@ def revoke(
     """Revoke a member's key (new card version) (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card, gone = coordinator.revoke(vault, key_id, valid_days)
     if json_out:
         emit_json({"key_id": gone.key_id, "role": gone.role, "version": card.version})
@@ -280,7 +280,7 @@ def renew(
     """Issue a new card version with a fresh expiry (coordinator)."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.renew(vault, valid_days)
     info(f"card version {card.version}, valid until {card.expires}")
 
@@ -295,7 +295,7 @@ def rotate_root(
     """Replace the org root key; the new card is signed by the old and new roots."""
     from reprisal_report.workflows import coordinator
 
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.rotate_root(vault, valid_days)
     info(f"root key rotated; card version {card.version}")
     stdout_line(f"new root fingerprint: {card.root_fingerprint}")
@@ -320,7 +320,7 @@ def join(
     from reprisal_report.workflows.files import read_user_file
 
     data = read_user_file(card_file, "an org card")
-    with open_vault(ctx, home, passphrase_file) as vault:
+    with writing_vault(ctx, home, passphrase_file) as vault:
         change = membership.join_org(vault, data, fingerprint)
     _report_change(change, "joined", json_out)
 
@@ -338,7 +338,7 @@ def update(
     from reprisal_report.workflows.files import read_user_file
 
     data = read_user_file(card_file, "an org card")
-    with open_vault(ctx, home, passphrase_file) as vault:
+    with writing_vault(ctx, home, passphrase_file) as vault:
         change = membership.update_org(vault, data)
     _report_change(change, "updated", json_out)
 

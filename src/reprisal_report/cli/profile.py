@@ -78,10 +78,10 @@ def change(
     from reprisal_report.workflows import profile as wf
 
     where = resolve_home(ctx, home)
-    wf.needs_profile(where)
-    old = passphrase(ctx, passphrase_file)
-    new = new_passphrase(new_passphrase_file)
-    params = wf.change_passphrase(where, old, new)
+    with wf.writing(where):
+        old = passphrase(ctx, passphrase_file)
+        new = new_passphrase(new_passphrase_file)
+        params = wf.change_passphrase(where, old, new)
     if params.insecure:
         warn("insecure test KDF parameters in use; never use this profile for real cases")
     info("passphrase changed; the old passphrase no longer opens this vault")

@@ -59,8 +59,11 @@ def relay_serve(
     ] = 30,
 ) -> None:
     """Run the relay (HTTPS with --tls-cert/--tls-key; plain HTTP for loopback or Tor)."""
+    from reprisal_report.errors import InvalidInput
     from reprisal_report.workflows.relay_operator import serve
 
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidInput("--tls-cert and --tls-key go together")
     info(f"relay listening on {'https' if tls_cert else 'http'}://{host}:{port}")
     serve(
         data,

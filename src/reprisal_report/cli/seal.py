@@ -9,7 +9,8 @@ import typer
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt, resolve_home
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.progress import byte_progress
-from reprisal_report.cli.session import open_vault
+from reprisal_report.cli.session import writing_vault
+from reprisal_report.errors import InvalidInput
 from reprisal_report.model.states import Role
 
 
@@ -33,12 +34,13 @@ def seal(
     json_out: JsonOpt = False,
 ) -> None:
     """Seal cases into signed, encrypted bundles in the outbox."""
-    from reprisal_report.workflows import reporter, sealing
+    from reprisal_report.workflows import sealing
 
+    if not case_ids and not all_:
+        raise InvalidInput("name the cases to seal, or pass --all")
     where = resolve_home(ctx, home)
     with (
-        reporter.writing(where),
-        open_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
+        writing_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
     ):
         rows = sealing.cases_to_seal(vault, case_ids or [], all_, org)
         total = sealing.sealing_size(vault, rows)

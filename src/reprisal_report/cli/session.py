@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,22 @@ def open_vault(
     where = resolve_home(ctx, home)
     wf.needs_profile(where)
     return wf.unlock(where, passphrase(ctx, passphrase_file), *roles)
+
+
+@contextlib.contextmanager
+def writing_vault(
+    ctx: typer.Context, home: Path | None, passphrase_file: Path | None, *roles: str
+) -> Iterator[Vault]:
+    """The unlocked vault of a command that changes the profile, under the profile's
+    write lock: taken before the passphrase is asked for, held until the vault is
+    closed. Every writing command of every role opens its vault here."""
+    from reprisal_report.workflows import profile as wf
+
+    with (
+        wf.writing(resolve_home(ctx, home)),
+        open_vault(ctx, home, passphrase_file, *roles) as vault,
+    ):
+        yield vault
 
 
 def write_output_file(path: Path, data: bytes, *, secret: bool = False) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info
-from reprisal_report.cli.session import open_vault
+from reprisal_report.cli.session import open_vault, writing_vault
 
 settings_app = typer.Typer(help="Profile settings.", no_args_is_help=True)
 
@@ -47,7 +47,7 @@ def settings_purge(
 
     if value not in ("on", "off"):
         raise InvalidInput("purge-after-delivery takes 'on' or 'off'")
-    with open_vault(ctx, home, passphrase_file) as vault:
+    with writing_vault(ctx, home, passphrase_file) as vault:
         delivery.set_purge(vault, value == "on")
     info(f"purge-after-delivery: {value}")
 

@@ -15,7 +15,7 @@ from reprisal_report.cli.options import (
     resolve_home,
 )
 from reprisal_report.cli.output import emit_json, error, info, warn
-from reprisal_report.cli.session import open_vault
+from reprisal_report.cli.session import open_vault, writing_vault
 from reprisal_report.model.states import Role
 
 sync_app = typer.Typer(help="Deliver and collect sealed bundles.", no_args_is_help=True)
@@ -111,7 +111,7 @@ def pull(
     from reprisal_report.workflows import delivery
 
     with (
-        open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
+        writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
         count_progress("collecting", None, enabled=not json_out) as advance,
     ):
         report = delivery.pull(

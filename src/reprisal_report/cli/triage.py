@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,7 +16,7 @@ from reprisal_report.model.states import Role
 triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_is_help=True)
 
 
-def _table(rows: list[dict[str, Any]]) -> None:
+def _table(rows: Sequence[Mapping[str, object]]) -> None:
     from reprisal_report.cli.render import print_table
 
     keys = ("id", "status", "title", "country", "incident_date", "risk", "consent")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import nacl.signing
 
 from reprisal_report.errors import CorruptVault, UnknownOrg
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.orgcard import SignedCard, parse_card
-from reprisal_report.vault.cases import utc_now
+from reprisal_report.vault import pins
 from reprisal_report.vault.store import Vault
 
 
@@ -35,23 +34,16 @@ def _roots_blob(roots: tuple[bytes, ...]) -> bytes:
 def store(vault: Vault, signed: SignedCard, *, own: bool) -> None:
     """Insert or replace the pinned card; the caller has verified it."""
     card = signed.card
-    now = utc_now()
-    vault.conn.execute(
-        "INSERT INTO orgs(org_id, name, root_public, card, version, expires, own, pinned_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id) DO UPDATE SET"
-        " name = excluded.name, root_public = excluded.root_public, card = excluded.card,"
-        " version = excluded.version, expires = excluded.expires,"
-        " updated_at = excluded.updated_at",
-        (
-            card.org_id,
-            card.name,
-            _roots_blob(card.root_keys),
-            signed.raw,
-            card.version,
-            card.expires,
-            int(own),
-            now,
-            now,
+    pins.upsert(
+        vault,
+        pins.NewPin(
+            org_id=card.org_id,
+            name=card.name,
+            roots_blob=_roots_blob(card.root_keys),
+            card=signed.raw,
+            version=card.version,
+            expires=card.expires,
+            own=own,
         ),
     )
 
@@ -62,20 +54,17 @@ def _parse_stored(raw: bytes) -> SignedCard:
     return parse_card(raw)
 
 
-def _load(row: tuple[Any, ...]) -> PinnedOrg:
-    org_id, roots_blob, raw, own = row
+def _load(row: pins.OrgRow) -> PinnedOrg:
     try:
-        roots = tuple(enc.unb64(r, "root", 32) for r in json.loads(bytes(roots_blob)))
-        signed = _parse_stored(bytes(raw))
+        roots = tuple(enc.unb64(r, "root", 32) for r in json.loads(row.roots_blob))
+        signed = _parse_stored(row.card)
     except Exception as exc:  # a damaged row is a damaged vault, whatever the cause
-        raise CorruptVault(f"stored card of org {org_id} is damaged") from exc
-    return PinnedOrg(str(org_id), roots, signed, bool(own))
+        raise CorruptVault(f"stored card of org {row.org_id} is damaged") from exc
+    return PinnedOrg(row.org_id, roots, signed, row.own)
 
 
 def get(vault: Vault, org_id: str) -> PinnedOrg:
-    row = vault.conn.execute(
-        "SELECT org_id, root_public, card, own FROM orgs WHERE org_id = ?", (org_id,)
-    ).fetchone()
+    row = pins.find(vault, org_id)
     if row is None:
         raise UnknownOrg(
             f"this profile has not joined org {org_id}",
@@ -85,10 +74,12 @@ def get(vault: Vault, org_id: str) -> PinnedOrg:
 
 
 def all_orgs(vault: Vault) -> list[PinnedOrg]:
-    rows = vault.conn.execute(
-        "SELECT org_id, root_public, card, own FROM orgs ORDER BY pinned_at, org_id"
-    ).fetchall()
-    return [_load(r) for r in rows]
+    return [_load(r) for r in pins.all_rows(vault)]
+
+
+def org_ids(vault: Vault) -> list[str]:
+    """The ids of the orgs this profile pinned, oldest first (no card is parsed)."""
+    return pins.org_ids(vault)
 
 
 def root_signing_key(vault: Vault, org_id: str) -> nacl.signing.SigningKey:

@@ -119,6 +119,15 @@ def set_org(vault: Vault, case_id: str, org_id: str | None) -> None:
     record_event(vault, case_id, "addressed", {"org_id": org_id})
 
 
+def mark_sealed(vault: Vault, case_id: str, org_id: str, bundle_id: str) -> None:
+    """The case's current revision is sealed into ``bundle_id`` for ``org_id``."""
+    vault.conn.execute(
+        "UPDATE cases SET state = ?, org_id = ?, sealed_revision = revision,"
+        " last_bundle_id = ? WHERE id = ?",
+        (CaseState.SEALED.value, org_id, bundle_id, case_id),
+    )
+
+
 def purge_if_unchanged(vault: Vault, case_id: str, bundle_id: str, revision: int) -> bool:
     """Drop a delivered case's plaintext, but only if ``bundle_id`` holds all of it.
 

@@ -100,6 +100,20 @@ def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
     )
 
 
+def defer_foreign_keys(vault: Vault) -> None:
+    """Check foreign keys at commit, not per statement, for the open transaction: a
+    bundle's attachment rows are written before its id is known."""
+    vault.conn.execute("PRAGMA defer_foreign_keys = ON")
+
+
+def adopt_attachments(vault: Vault, staging_id: str, bundle_id: str) -> None:
+    """Give the attachments staged under ``staging_id`` to the stored bundle."""
+    vault.conn.execute(
+        "UPDATE inbox_attachments SET bundle_id = ? WHERE bundle_id = ?",
+        (bundle_id, staging_id),
+    )
+
+
 def chain_order(bundles: list[InboxBundle]) -> list[InboxBundle]:
     """Order a case's bundles along their follow-up links, whatever order they arrived in.
 

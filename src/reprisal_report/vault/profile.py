@@ -49,7 +49,7 @@ class ProfilePaths:
         if not self.keyfile.exists() or not self.database.exists():
             raise ProfileMissing(
                 f"no profile in {self.home}",
-                hint="create one with 'reprisal-report init --role ROLE' or pass --home",
+                hint="create one with 'reprisal-report init', or open another profile folder",
             )
 
 
@@ -59,7 +59,7 @@ def create_profile(paths: ProfilePaths, passphrase: str) -> Vault:
     if paths.exists():
         raise ProfileExists(
             f"a profile already exists in {paths.home}",
-            hint="choose another --home; 'panic' destroys a profile you no longer need",
+            hint="choose another profile folder; 'panic' destroys a profile you no longer need",
         )
     paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(paths.home, 0o700)

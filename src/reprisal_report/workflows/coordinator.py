@@ -25,7 +25,7 @@ MAX_VALID_DAYS = 366
 
 def _valid_days(days: int) -> timedelta:
     if not 1 <= days <= MAX_VALID_DAYS:
-        raise InvalidInput(f"--valid-days must be between 1 and {MAX_VALID_DAYS}")
+        raise InvalidInput(f"a card stays valid for 1 to {MAX_VALID_DAYS} days")
     return timedelta(days=days)
 
 
@@ -61,7 +61,7 @@ def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> O
     if any(o.own for o in pinning.all_orgs(vault)):
         raise OperationalError("this coordinator profile already created an org")
     if not name.strip() or len(name) > 200:
-        raise InvalidInput("--name must be 1 to 200 characters")
+        raise InvalidInput("the org name must be 1 to 200 characters")
     if first_non_printing(name) is not None:
         raise InvalidInput("the org name holds a control or other non-printing character")
     for url in relays:

@@ -13,12 +13,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import (
     InvalidInput,
     NotFound,
+    PlainHttpRefused,
     RelayFailed,
     ReportError,
     VerificationError,
@@ -37,8 +38,9 @@ from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
 if TYPE_CHECKING:
-    from reprisal_report.protocol.receipts import SignedTreeHead
+    from reprisal_report.protocol.receipts import Receipt, SignedTreeHead
     from reprisal_report.transport.relay_client import RelayClient
+    from reprisal_report.workflows.inbox import ImportOutcome
 
 PURGE_SETTING = "purge_after_delivery"
 # Bundles per vault commit. Every step is idempotent (a re-upload returns the same
@@ -119,13 +121,14 @@ def check_transport_security(url: str, allow_http: bool) -> None:
     host = (parts.hostname or "").lower()
     remote = host not in LOCAL_HOSTS and not host.endswith(".onion")
     if parts.scheme == "http" and remote and not allow_http:
-        raise InvalidInput(
+        raise PlainHttpRefused(
             f"refusing plain http to {host}: the network would see this device's key id",
-            hint="use an https:// relay URL, a .onion address over --proxy, or --allow-http",
+            hint="use an https:// relay URL or a .onion address over a proxy, or allow plain "
+            "http explicitly",
         )
 
 
-def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClient, Any]:
+def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClient, bytes | None]:
     from reprisal_report.transport.relay_client import RelayClient, find_relay_key
 
     me = public_identity(vault)
@@ -318,7 +321,7 @@ def _push_relay(
                 "pending in the outbox"
             )
         purge = purge_enabled(vault) and relay_key is not None
-        done: list[tuple[outbox.OutboxEntry, Any]] = []
+        done: list[tuple[outbox.OutboxEntry, Receipt]] = []
         purgeable: list[outbox.OutboxEntry] = []
 
         def commit() -> None:
@@ -425,7 +428,7 @@ def pull(
 
 
 # Import failures a newer org card can cure (unknown device or org, expired card) keep
-# the bundle on the relay, unacknowledged, for the next pull. Any other failure is a
+# the bundle on the relay, unacknowledged, for the next pull. Every other failure is a
 # property of the bytes (tampered, malformed, not addressed to this coordinator,
 # replayed, from a revoked key...): the bundle is quarantined (see docs/relay.md).
 QUARANTINE_PREFIX = "quarantine:"
@@ -509,7 +512,7 @@ def _quarantine(vault: Vault, sha256: str, source: str, error: ReportError) -> N
     vault.set_meta(f"{QUARANTINE_PREFIX}{sha256}", json.dumps(record, sort_keys=True))
 
 
-def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
+def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> ImportOutcome:
     from reprisal_report.vault.inbox import find_by_sha256
     from reprisal_report.workflows import inbox
 
@@ -526,7 +529,7 @@ def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> Any:
     return inbox.import_fetched(vault, client.fetch(sha256), sha256, sha256[:16])
 
 
-def _count(report: DeliveryReport, outcome: Any) -> None:
+def _count(report: DeliveryReport, outcome: ImportOutcome) -> None:
     if outcome.status == ImportStatus.IMPORTED:
         report.done += 1
     elif outcome.status == ImportStatus.DUPLICATE:

@@ -121,7 +121,10 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
         # Nobody knows the random passphrases: leave no profile that cannot be opened.
         profile.panic(c_home)
         say("coordinator profile destroyed too; only the USB-stick folder (ciphertext) remains")
-        say("not shown here: the relay ('relay serve', 'sync push --to URL'); see docs/relay.md")
+        say(
+            "not shown here: the relay ('relay serve', then 'sync push' to its URL);"
+            " see docs/relay.md"
+        )
         return {
             "case_id": case_id,
             "bundle_id": sealed.bundle_id,

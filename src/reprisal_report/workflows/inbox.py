@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from reprisal_report import clock
 from reprisal_report.bundle.container import AttachmentHeader
@@ -118,7 +118,7 @@ class _ProgressReader:
     for decryption and what was hashed is exactly what was decrypted."""
 
     def __init__(
-        self, handle: Any, on_bytes: Callable[[int], None] | None, limit: int | None = None
+        self, handle: BinaryIO, on_bytes: Callable[[int], None] | None, limit: int | None = None
     ) -> None:
         self.handle = handle
         self.on_bytes = on_bytes
@@ -143,7 +143,7 @@ class _ProgressReader:
             pass
         return self.digest.hexdigest()
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -232,7 +232,7 @@ def _verify_and_store(
     with vault.transaction():
         # The inbox rows of a bundle are written before its id is known (it is inside
         # the encryption); foreign keys are checked at commit instead.
-        vault.conn.execute("PRAGMA defer_foreign_keys = ON")
+        inbox.defer_foreign_keys(vault)
         reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES)
         # 1-2: the age layer and the container (attachments staged, unverified).
         opened = open_bundle(reader, identities=[identity], sink=_StagingSink(writer))
@@ -295,10 +295,7 @@ def _verify_and_store(
                 received_at=utc_now(),
             ),
         )
-        vault.conn.execute(
-            "UPDATE inbox_attachments SET bundle_id = ? WHERE bundle_id = ?",
-            (manifest.bundle_id, staging),
-        )
+        inbox.adopt_attachments(vault, staging, manifest.bundle_id)
         detail = {"bundle_id": manifest.bundle_id, "sha256": sha}
         for step in ("received", "decrypted", "verified", "stored"):
             record_event(vault, manifest.case_id, step, detail)

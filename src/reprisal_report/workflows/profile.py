@@ -13,7 +13,8 @@ from reprisal_report.model.states import PROFILE_ROLES, Role
 from reprisal_report.model.text import visible
 from reprisal_report.vault import profile as vault_profile
 from reprisal_report.vault.cases import record_event, utc_now
-from reprisal_report.vault.keyfile import KdfParams
+from reprisal_report.vault.keyfile import KdfParams, read_keyfile
+from reprisal_report.vault.lock import profile_lock
 from reprisal_report.vault.profile import PanicReport, ProfilePaths
 from reprisal_report.vault.store import Vault
 
@@ -57,7 +58,7 @@ def refuse_existing(home: Path) -> None:
     if ProfilePaths(home).exists():
         raise ProfileExists(
             f"a profile already exists in {home}",
-            hint="choose another --home; 'panic' destroys a profile you no longer need",
+            hint="choose another profile folder; 'panic' destroys a profile you no longer need",
         )
 
 
@@ -80,12 +81,25 @@ def open_profile(home: Path, passphrase: str, *roles: str) -> Iterator[Vault]:
         yield vault
 
 
+@contextlib.contextmanager
+def writing(home: Path) -> Iterator[None]:
+    """Hold the profile's write lock around a command that changes it (every writing
+    command of every role takes it, before the passphrase is asked for).
+
+    Raises ``ProfileMissing`` when there is no profile, ``ProfileBusy`` when another
+    process is writing to it.
+    """
+    ProfilePaths(home).require()
+    with profile_lock(home):
+        yield
+
+
 def require_role(vault: Vault, *roles: str) -> str:
     role = vault.get_meta("role") or ""
     if role not in roles:
         raise WrongRole(
             f"this is a {role} profile; the command needs a {' or '.join(roles)} profile",
-            hint="select the right profile with --home",
+            hint="open a profile of that role instead",
         )
     return role
 
@@ -106,7 +120,7 @@ def describe(vault: Vault, home: Path) -> ProfileInfo:
 def read_kdf_params(home: Path) -> KdfParams:
     from reprisal_report.vault.keyfile import read_params
 
-    return read_params(ProfilePaths(home).keyfile.read_bytes())
+    return read_params(read_keyfile(ProfilePaths(home).keyfile))
 
 
 def change_passphrase(home: Path, old: str, new: str) -> KdfParams:

@@ -35,9 +35,9 @@ def serve(
     from reprisal_report.relay.server import serve as run
 
     if (tls_cert is None) != (tls_key is None):
-        raise InvalidInput("--tls-cert and --tls-key go together")
+        raise InvalidInput("a TLS certificate and its key go together; one was given alone")
     if not 1 <= port <= 65535:
-        raise InvalidInput("--port must be between 1 and 65535")
+        raise InvalidInput("the port must be between 1 and 65535")
     config = RelayConfig(
         data_dir=data_dir,
         org_card=org_card,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from reprisal_report.crashpoints import crash_point
-from reprisal_report.errors import InvalidInput, NotFound, UnsafeAttachmentName
+from reprisal_report.errors import InvalidInput, NotFound, OrgNotChosen, UnsafeAttachmentName
+from reprisal_report.identity import pinning
 from reprisal_report.model.case import parse_case_bytes, validate_case
 from reprisal_report.model.filenames import attachment_name_problem
 from reprisal_report.model.states import CaseState
@@ -23,29 +23,17 @@ from reprisal_report.vault.attachments import (
     store_attachment,
 )
 from reprisal_report.vault.cases import CaseRow
-from reprisal_report.vault.lock import profile_lock
-from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
 MAX_CASE_FILE_BYTES = 1024 * 1024
+# A case record as the model validates it: field names to JSON values.
+CaseRecord = dict[str, object]
 
 
 @dataclass(frozen=True)
 class CaseView:
     row: CaseRow
     attachments: list[AttachmentRow]
-
-
-@contextlib.contextmanager
-def writing(home: Path) -> Iterator[None]:
-    """Hold the profile's write lock around a command that changes it.
-
-    Raises ``ProfileMissing`` when there is no profile, ``ProfileBusy`` when another
-    process is writing to it.
-    """
-    ProfilePaths(home).require()
-    with profile_lock(home):
-        yield
 
 
 def check_attachment_name(name: str) -> None:
@@ -59,7 +47,7 @@ def check_attachment_name(name: str) -> None:
         )
 
 
-def read_case_file(path: Path) -> dict[str, Any]:
+def read_case_file(path: Path) -> CaseRecord:
     """Parse and validate a YAML or JSON case file (nothing is stored)."""
     try:
         size = path.stat().st_size
@@ -74,8 +62,7 @@ def read_case_file(path: Path) -> dict[str, Any]:
 
 
 def joined_org_ids(vault: Vault) -> list[str]:
-    rows = vault.conn.execute("SELECT org_id FROM orgs ORDER BY pinned_at").fetchall()
-    return [str(r[0]) for r in rows]
+    return pinning.org_ids(vault)
 
 
 def choose_org(vault: Vault, requested: str | None) -> str | None:
@@ -92,22 +79,20 @@ def choose_org(vault: Vault, requested: str | None) -> str | None:
             )
         return requested
     if len(joined) > 1:
-        raise InvalidInput(
-            "this profile has joined several orgs; choose one with --org",
+        raise OrgNotChosen(
+            "this profile has joined several orgs; choose one",
             hint="'reprisal-report org show' lists them",
         )
     return joined[0] if joined else None
 
 
-def new_case(vault: Vault, record: dict[str, Any], org_id: str | None) -> str:
+def new_case(vault: Vault, record: CaseRecord, org_id: str | None) -> str:
     valid = validate_case(record)
     with vault.transaction():
         return case_store.insert_case(vault, valid, state=CaseState.READY, org_id=org_id)
 
 
-def save_draft(
-    vault: Vault, case_id: str | None, partial: dict[str, Any], org_id: str | None
-) -> str:
+def save_draft(vault: Vault, case_id: str | None, partial: CaseRecord, org_id: str | None) -> str:
     """Store an incomplete record so an interrupted interactive session loses nothing."""
     valid = validate_case(partial, partial=True)
     with vault.transaction():
@@ -117,7 +102,7 @@ def save_draft(
         return case_id
 
 
-def complete_case(vault: Vault, case_id: str, record: dict[str, Any]) -> None:
+def complete_case(vault: Vault, case_id: str, record: CaseRecord) -> None:
     valid = validate_case(record)
     with vault.transaction():
         case_store.update_case(vault, case_id, valid, state=CaseState.READY)
@@ -151,7 +136,7 @@ def address_case(vault: Vault, row: CaseRow, org_id: str | None) -> str | None:
     return org_id
 
 
-def edit_case(vault: Vault, ref: str, record: dict[str, Any], org_id: str | None = None) -> CaseRow:
+def edit_case(vault: Vault, ref: str, record: CaseRecord, org_id: str | None = None) -> CaseRow:
     row = case_store.get_case(vault, ref)
     valid = validate_case(record)
     target = address_case(vault, row, org_id)

@@ -6,10 +6,12 @@ import contextlib
 import functools
 import hashlib
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from reprisal_report import clock
 from reprisal_report.bundle.container import AttachmentSource
@@ -30,7 +32,7 @@ from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.attachments import list_attachments, open_attachment
 from reprisal_report.vault.cases import CaseRow, record_event, utc_now
-from reprisal_report.vault.files import fsync_dir
+from reprisal_report.vault.files import fsync_dir, open_new
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.reporter import address_case, check_attachment_name, choose_org
@@ -49,14 +51,14 @@ class SealedBundle:
 class _HashingWriter:
     """Passes writes to a file while hashing them and counting progress."""
 
-    def __init__(self, handle: object, on_bytes: Callable[[int], None] | None) -> None:
+    def __init__(self, handle: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
         self.handle = handle
         self.digest = hashlib.sha256()
         self.size = 0
         self.on_bytes = on_bytes
 
     def write(self, data: bytes) -> int:
-        self.handle.write(data)  # type: ignore[attr-defined]
+        self.handle.write(data)
         self.digest.update(data)
         self.size += len(data)
         if self.on_bytes is not None:
@@ -64,7 +66,7 @@ class _HashingWriter:
         return len(data)
 
     def flush(self) -> None:
-        self.handle.flush()  # type: ignore[attr-defined]
+        self.handle.flush()
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def cases_to_seal(
             if c.state == CaseState.READY and (org_id is None or c.org_id in (None, org_id))
         ]
     if not refs:
-        raise InvalidInput("name the cases to seal, or pass --all")
+        raise InvalidInput("no case was named to seal")
     rows = [case_store.get_case(vault, ref) for ref in refs]
     for row in rows:
         if row.state == CaseState.DRAFT:
@@ -119,7 +121,8 @@ def _check_membership(vault: Vault, org: pinning.PinnedOrg, now: datetime) -> No
     if card.member(me) is None:
         raise VerificationError(
             f"this device is not enrolled in org {card.name}",
-            hint="give the coordinator 'id card --out FILE', then 'org update' the new card",
+            hint="give the coordinator this device's identity card ('id card'), then update "
+            "the org card it sends back ('org update')",
         )
     if not card.recipients:
         raise OperationalError(f"the card of org {card.name} lists no coordinator to seal to")
@@ -153,7 +156,7 @@ def seal_case(
     if org_id is None:
         raise NotFound(
             "this profile has not joined any org; nothing to seal to",
-            hint="'org join CARD_FILE --fingerprint FPR' first",
+            hint="join an org first ('org join'), with its card and root fingerprint",
         )
     org = pinning.get(vault, org_id)
     _check_membership(vault, org, clock.now())
@@ -168,10 +171,11 @@ def seal_case(
     box = ProfilePaths(home).outbox
     box.mkdir(mode=0o700, exist_ok=True)
     _remove_orphans(vault, box)
-    tmp = box / f".sealing-{os.getpid()}-{row.id}"
+    # The bundle id is known only once sealed: write under a private, unpredictable
+    # name, then rename (open_new: O_EXCL|O_NOFOLLOW, 0600, fsynced on close).
+    tmp = box / f".sealing-{secrets.token_hex(8)}-{row.id}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+        with open_new(tmp) as handle:
             writer = _HashingWriter(handle, on_bytes)
             info = seal_to(
                 writer,
@@ -184,8 +188,6 @@ def seal_case(
                 case_id=row.id,
                 previous_bundle_id=row.last_bundle_id,
             )
-            handle.flush()
-            os.fsync(handle.fileno())
         final = box / info.file_name
         os.replace(tmp, final)
         fsync_dir(box)
@@ -209,11 +211,7 @@ def seal_case(
                 utc_now(),
             ),
         )
-        vault.conn.execute(
-            "UPDATE cases SET state = 'sealed', org_id = ?, sealed_revision = revision,"
-            " last_bundle_id = ? WHERE id = ?",
-            (org_id, info.bundle_id, row.id),
-        )
+        case_store.mark_sealed(vault, row.id, org_id, info.bundle_id)
         record_event(
             vault,
             row.id,

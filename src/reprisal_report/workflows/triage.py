@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.model.filenames import safe_file_name
 from reprisal_report.vault import inbox
 from reprisal_report.vault.cases import resolve_case_id
-from reprisal_report.vault.files import fsync_dir
+from reprisal_report.vault.files import fsync_dir, open_new
+from reprisal_report.vault.store import Vault
 
 
-def _resolve(vault: Any, ref: str) -> str:
+class CaseSummary(TypedDict):
+    """One received case, as ``triage list`` shows it (the latest bundle's view)."""
+
+    id: str
+    title: str | None
+    country: str | None
+    incident_date: str | None
+    status: str
+    risk: str | None
+    consent: str | None
+    bundle_id: str
+    author: str
+    received_at: str
+
+
+def _resolve(vault: Vault, ref: str) -> str:
     return resolve_case_id(vault, ref, "inbox")
 
 
-def _summary(vault: Any, bundle: inbox.InboxBundle) -> dict[str, Any]:
+def _summary(vault: Vault, bundle: inbox.InboxBundle) -> CaseSummary:
     record = bundle.record
     state = inbox.triage_row(vault, bundle.case_id)
     return {
@@ -36,8 +51,8 @@ def _summary(vault: Any, bundle: inbox.InboxBundle) -> dict[str, Any]:
 
 
 def list_cases(
-    vault: Any, *, status: str | None, country: str | None, risk: str | None
-) -> list[dict[str, Any]]:
+    vault: Vault, *, status: str | None, country: str | None, risk: str | None
+) -> list[CaseSummary]:
     rows = [_summary(vault, b) for b in inbox.latest_bundles(vault)]
     return [
         r
@@ -48,7 +63,9 @@ def list_cases(
     ]
 
 
-def show_case(vault: Any, ref: str) -> dict[str, Any]:
+def show_case(vault: Vault, ref: str) -> dict[str, object]:
+    """The case as received: summary, record, triage state, attachments and bundles
+    (the record's own fields are the reporter's, so the document is open-ended)."""
     case_id = _resolve(vault, ref)
     bundles = inbox.bundles_for_case(vault, case_id)
     if not bundles:
@@ -101,7 +118,7 @@ def _target_names(names: list[str]) -> list[str]:
     return out
 
 
-def write_attachments(vault: Any, ref: str, out_dir: Path) -> list[WrittenFile]:
+def write_attachments(vault: Vault, ref: str, out_dir: Path) -> list[WrittenFile]:
     """Write the latest bundle's attachments into ``out_dir``: all of them or none."""
     case_id = _resolve(vault, ref)
     latest = inbox.bundles_for_case(vault, case_id)[-1]
@@ -115,13 +132,10 @@ def write_attachments(vault: Any, ref: str, out_dir: Path) -> list[WrittenFile]:
     written: list[WrittenFile] = []
     try:
         for item, target in zip(items, targets, strict=True):
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            written.append(WrittenFile(item.name, target, item.size))
-            with os.fdopen(fd, "wb") as handle:
+            with open_new(target) as handle:
+                written.append(WrittenFile(item.name, target, item.size))
                 for chunk in inbox.iter_chunks(vault, item.id):
                     handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
     except BaseException:
         # No partial output: plaintext written so far is removed again.
         for done in written:
