@@ -16,7 +16,7 @@ import pytest
 
 from reprisal_report.crashpoints import CRASH_ENV, POINTS
 from reprisal_report.workflows.profile import open_profile
-from tests.conftest import PASSPHRASE, run_subprocess
+from tests.conftest import EXAMPLE_CASE, PASSPHRASE, run_subprocess
 from tests.integration.test_sync_cli import World, world  # noqa: F401 (fixture)
 
 
@@ -78,9 +78,8 @@ def test_push_killed_at_a_crash_point_delivers_each_bundle_once_on_rerun(
     assert {state for state, _ in final.values()} == {"delivered"}
     # One log entry per bundle: the upload the crash interrupted was not logged twice.
     assert sorted(-1 if index is None else index for _, index in final.values()) == [0, 1, 2]
-    # Nothing lost: after a kill before the purge, the plaintext is still on the device
-    # (see the xfail test below for the purge the rerun does not do yet).
-    assert _states(world) == ({"purged"} if point == "push.after-upload" else {"sealed"})
+    # Nothing lost, and the rerun finishes the purge the killed run never reached.
+    assert _states(world) == {"purged"}
 
     pulled = json.loads(
         world.coordinator.ok("sync", "pull", "--from", world.relay.url, "--json").stdout
@@ -93,11 +92,6 @@ def test_push_killed_at_a_crash_point_delivers_each_bundle_once_on_rerun(
     assert world.inbox_ids() == sorted(ids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaw left open: a rerun purges only what it delivered itself, so bundles"
-    " delivered by a push killed before its purge keep their plaintext on the device",
-)
 def test_a_push_killed_before_its_purge_purges_on_the_rerun(
     world: World,  # noqa: F811 (the fixture imported above)
 ) -> None:
@@ -107,3 +101,41 @@ def test_a_push_killed_before_its_purge_purges_on_the_rerun(
     code, _, err = _push(world)
     assert code == 0, err
     assert _states(world) == {"purged"}
+
+
+def test_a_case_edited_after_an_unpurged_delivery_is_kept_by_the_rerun(
+    world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    world.new_sealed_cases(2)
+    code, _, err = _push(world, "push.before-purge")
+    assert code == -signal.SIGKILL, err
+    listed = json.loads(world.reporter.ok("case", "list", "--json").stdout)
+    edited = listed[0]["id"]
+    world.reporter.ok("case", "edit", edited, "--from", str(EXAMPLE_CASE))
+    code, _, err = _push(world)
+    assert code == 0, err
+    listed = json.loads(world.reporter.ok("case", "list", "--json").stdout)
+    after = {c["id"]: c["state"] for c in listed}
+    assert after[edited] != "purged"
+    assert sorted(after.values()).count("purged") == 1
+
+
+def test_a_pull_killed_between_import_and_ack_imports_nothing_twice(
+    world: World,  # noqa: F811 (the fixture imported above)
+) -> None:
+    ids = world.new_sealed_cases(2)
+    code, _, err = _push(world)
+    assert code == 0, err
+    env = {**world.coordinator.env, CRASH_ENV: "pull.after-import"}
+    killed = run_subprocess(["sync", "pull", "--from", world.relay.url, "--json"], env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert world.inbox_ids() == sorted(ids)  # imported and committed, never acknowledged
+    rerun = json.loads(
+        world.coordinator.ok("sync", "pull", "--from", world.relay.url, "--json").stdout
+    )
+    assert (rerun["imported"], rerun["skipped"], rerun["failed"]) == (0, 2, [])
+    assert world.inbox_ids() == sorted(ids)
+    again = json.loads(
+        world.coordinator.ok("sync", "pull", "--from", world.relay.url, "--json").stdout
+    )
+    assert (again["imported"], again["skipped"]) == (0, 0)

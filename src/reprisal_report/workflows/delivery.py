@@ -28,7 +28,7 @@ from reprisal_report.errors import (
 from reprisal_report.identity import pinning
 from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.keys import public_identity, signing_key
-from reprisal_report.model.states import ImportStatus, OutboxState, Role
+from reprisal_report.model.states import CaseState, ImportStatus, OutboxState, Role
 from reprisal_report.transport import folder as folder_transport
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
@@ -284,6 +284,26 @@ def _relay_orgs(vault: Vault, relay_key: bytes | None) -> set[str]:
     }
 
 
+def _delivered_unpurged(vault: Vault, relay_key: bytes, orgs: set[str]) -> list[outbox.OutboxEntry]:
+    """Delivered bundles of ``orgs`` whose case still holds plaintext and whose stored
+    receipt verifies against this relay's key (a receipt from another relay does not)."""
+    from reprisal_report.protocol.receipts import Receipt, verify_receipt
+
+    found = []
+    for entry in outbox.entries(vault, OutboxState.DELIVERED):
+        if entry.org_id not in orgs or entry.receipt is None:
+            continue
+        row = case_store.get_case(vault, entry.case_id)
+        if row.state != CaseState.SEALED or row.needs_sealing:
+            continue
+        try:
+            verify_receipt(Receipt.from_json(json.loads(entry.receipt)), entry.sha256, relay_key)
+        except (ReportError, ValueError):
+            continue
+        found.append(entry)
+    return found
+
+
 def _push_relay(
     vault: Vault,
     box: Path,
@@ -323,6 +343,9 @@ def _push_relay(
         purge = purge_enabled(vault) and relay_key is not None
         done: list[tuple[outbox.OutboxEntry, Receipt]] = []
         purgeable: list[outbox.OutboxEntry] = []
+        if purge and relay_key is not None:
+            # Deliveries an earlier run finished but did not live to purge.
+            purgeable.extend(_delivered_unpurged(vault, relay_key, orgs))
 
         def commit() -> None:
             with vault.transaction():
@@ -489,6 +512,7 @@ def _pull_relay(
                     )
                     collected.append(entry.sha256)
         # Acknowledged only once the imports (or quarantine records) are committed.
+        crash_point("pull.after-import")
         for sha256 in collected:
             client.ack(sha256)
             settled.add(sha256)
