@@ -430,8 +430,8 @@ def test_other_kinds_are_refused_unless_kept(tmp_path: Path, data: bytes, label:
     assert int(error.exit_code) == 4
     assert error.message == f"looks-like.jpg is a {label}; this tool cannot strip its metadata"
     assert error.hint == (
-        "pass --keep-metadata to store it as it is; "
-        "it may carry names, places, device serials or timestamps"
+        "it can only be stored as it is, with any names, places, device serials or "
+        "timestamps it carries"
     )
     assert describe_kind(path) == label
     assert prepare(path, keep_metadata=True) == (data, "kept", None)

@@ -30,6 +30,7 @@ from reprisal_report.cli import settings as settings_group
 from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import (
+    AttachmentRefused,
     ExitCode,
     OrgNotChosen,
     PlainHttpRefused,
@@ -79,6 +80,11 @@ FLAG_HINTS: tuple[tuple[type[ReportError], str], ...] = (
     (ProfileExists, "choose another --home; 'panic' destroys a profile you no longer need"),
     (WrongRole, "select the right profile with --home"),
     (OrgNotChosen, "name it with --org ('reprisal-report org show' lists the joined orgs)"),
+    (
+        AttachmentRefused,
+        "pass --keep-metadata to store it as it is; "
+        "it may carry names, places, device serials or timestamps",
+    ),
     (PlainHttpRefused, "use an https:// relay URL, a .onion address over --proxy, or --allow-http"),
 )
 

@@ -73,9 +73,10 @@ def max_strip_bytes(kind: MediaKind) -> int:
     return min(MAX_IMAGE_BYTES, MAX_STRIP_BYTES)
 
 
+# The cli adds how to store such a file anyway (cli/app.py FLAG_HINTS).
 KEEP_METADATA_HINT = (
-    "pass --keep-metadata to store it as it is; "
-    "it may carry names, places, device serials or timestamps"
+    "it can only be stored as it is, with any names, places, device serials or "
+    "timestamps it carries"
 )
 
 
