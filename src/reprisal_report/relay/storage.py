@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from reprisal_report.vault.files import fsync_dir
+from reprisal_report.vault.files import create_new, fsync_dir, sync_file
 
 _NAME = re.compile(r"[0-9a-f]{64}")
 
@@ -32,8 +32,8 @@ class IncomingBundle:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        self._file = os.fdopen(fd, "wb")
+        # O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600: a planted file or link makes this fail.
+        self._file = os.fdopen(create_new(path), "wb")
         self._hash = hashlib.sha256()
         self.size = 0
         self._done = False
@@ -45,8 +45,7 @@ class IncomingBundle:
 
     def finish(self) -> str:
         """Make the bytes durable; return their SHA-256 (hex)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        sync_file(self._file)
         self._file.close()
         return self._hash.hexdigest()
 
