@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import nacl.signing
 
+from reprisal_report import clock
 from reprisal_report.errors import RelaySetupError
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.idcard import IdentityCard, make_card
@@ -60,13 +61,18 @@ def relay_identity_card(
         label=label,
         signing_key=bytes(key.verify_key),
         age_recipient=None,
-        created=enc.format_time(now or datetime.now(UTC)),
+        created=enc.format_time(now or clock.now()),
     )
     return make_card(card, key)
 
 
 def load_relay_key(data_dir: Path) -> nacl.signing.SigningKey:
-    """Read the key, refusing one that other users could have read or replaced."""
+    """Read the key, refusing one that other users could have read or replaced.
+
+    Not ``vault.files.read_bounded``: that opens by name and follows a symbolic link,
+    while the key must be read from the very descriptor whose type and mode were
+    checked (``O_NOFOLLOW``, then ``fstat``), at most one byte past the seed.
+    """
     key_path = data_dir / KEY_FILE
     try:
         fd = os.open(key_path, os.O_RDONLY | os.O_NOFOLLOW)

@@ -21,13 +21,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from reprisal_report import clock as clock_source
 from reprisal_report.errors import CardInvalid, RelayRequestRejected, RelaySetupError, ReportError
 from reprisal_report.identity import encoding as enc
-from reprisal_report.identity.orgcard import Member, SignedCard, parse_card, verify_card
-from reprisal_report.vault.files import atomic_write
+from reprisal_report.identity.orgcard import WHAT, Member, SignedCard, parse_card, verify_card
+from reprisal_report.vault.files import FileTooLarge, atomic_write, read_bounded
 
 PINNED_FILE = "org-card.json"
 logger = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ logger = logging.getLogger(__name__)
 
 def _read(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            return handle.read(enc.MAX_CARD_BYTES + 1)
+        return read_bounded(path, enc.MAX_CARD_BYTES)
+    except FileTooLarge:
+        # The card parser's own words for a card too large to be one.
+        raise CardInvalid(f"{WHAT} is larger than 1 MiB") from None
     except OSError as exc:
         raise RelaySetupError(f"cannot read the org card {path}: {exc.strerror}") from None
 
@@ -47,8 +50,7 @@ def _load_pinned(data: bytes) -> SignedCard:
     Checking at the card's own issue time skips only the expiry rule: ``parse_card``
     guarantees that a card expires after it was issued.
     """
-    issued = parse_card(data).card.issued
-    when = datetime.strptime(issued, enc.TIME_FORMAT).replace(tzinfo=UTC)
+    when = enc.parse_time(parse_card(data).card.issued)
     return verify_card(data, now=when, pinned_roots=None)
 
 
@@ -58,7 +60,7 @@ class OrgMembers:
     ) -> None:
         self._card_path = card_path
         self._pinned_path = data_dir / PINNED_FILE
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or clock_source.now
         self._lock = threading.Lock()
         self._file_seen = self._file_stamp()
         offered = _read(card_path)
@@ -90,8 +92,7 @@ class OrgMembers:
 
     def _check_not_expired(self) -> None:
         card = self._current.card
-        expires = datetime.strptime(card.expires, enc.TIME_FORMAT).replace(tzinfo=UTC)
-        if expires <= self._clock():
+        if enc.parse_time(card.expires) <= self._clock():
             raise RelaySetupError(
                 f"the relay's org card (version {card.version}) expired at {card.expires}",
                 hint="give the relay a fresh card with --org",
@@ -145,6 +146,9 @@ class OrgMembers:
         except RelaySetupError as exc:
             logger.warning("%s", exc.message)
             return
+        except CardInvalid as exc:
+            logger.warning("ignoring the changed org card file: %s", exc.message)
+            return
         self._consider(data)
 
     def lookup(self, kid: str, *, allow_expired: bool = False) -> Member:
@@ -157,10 +161,8 @@ class OrgMembers:
         # business before they prove they hold one.
         if member is None or card.revocation(kid) is not None:
             raise RelayRequestRejected(403, "key is not enrolled in this org or is revoked")
-        if not allow_expired:
-            expires = datetime.strptime(card.expires, enc.TIME_FORMAT).replace(tzinfo=UTC)
-            if expires <= self._clock():
-                raise RelayRequestRejected(
-                    403, f"the relay's org card expired at {card.expires}; upload a newer one"
-                )
+        if not allow_expired and enc.parse_time(card.expires) <= self._clock():
+            raise RelayRequestRejected(
+                403, f"the relay's org card expired at {card.expires}; upload a newer one"
+            )
         return member
