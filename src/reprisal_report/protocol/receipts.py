@@ -12,8 +12,6 @@ This module is pure (no web framework): the client, the server and auditors shar
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import re
 from dataclasses import dataclass, replace
@@ -24,7 +22,8 @@ import nacl.signing
 
 from reprisal_report.errors import LogInconsistent, RelayAnswerInvalid
 from reprisal_report.identity.fingerprint import key_id
-from reprisal_report.model.canonical import MAX_SAFE_INTEGER, canonical_json
+from reprisal_report.model import canonical
+from reprisal_report.model.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical_json
 from reprisal_report.protocol import merkle
 
 STH_DOMAIN = b"reprisal-report/relay-sth/1\x00"
@@ -69,7 +68,7 @@ class SignedTreeHead:
         return {
             **self.head.body(),
             "relay_key_id": self.relay_key_id,
-            "signature": base64.b64encode(self.signature).decode("ascii"),
+            "signature": canonical.b64encode(self.signature),
         }
 
     @classmethod
@@ -96,7 +95,7 @@ class Receipt:
             "sth": self.sth.head.body(),
             "inclusion_proof": [p.hex() for p in self.inclusion_proof],
             "relay_key_id": self.sth.relay_key_id,
-            "signature": base64.b64encode(self.sth.signature).decode("ascii"),
+            "signature": canonical.b64encode(self.sth.signature),
         }
 
     @classmethod
@@ -226,14 +225,13 @@ def _key_id(value: object) -> str:
 
 def _signature(value: object) -> bytes:
     try:
-        if not isinstance(value, str):
-            raise ValueError
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise RelayAnswerInvalid("relay answer: signature is not base64") from None
-    if len(raw) != 64 or base64.b64encode(raw).decode("ascii") != value:
-        raise RelayAnswerInvalid("relay answer: signature is not a canonical Ed25519 signature")
-    return raw
+        return canonical.b64decode(value, 64)
+    except CanonicalError as exc:
+        if exc.reason in ("not-text", "not-base64"):
+            raise RelayAnswerInvalid("relay answer: signature is not base64") from None
+        raise RelayAnswerInvalid(
+            "relay answer: signature is not a canonical Ed25519 signature"
+        ) from None
 
 
 def _head(body: dict[str, Any]) -> TreeHead:

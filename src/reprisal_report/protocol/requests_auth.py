@@ -26,8 +26,6 @@ write in two ways is a header an attacker could vary to dodge the nonce store.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import secrets
@@ -39,6 +37,8 @@ import nacl.signing
 
 from reprisal_report import clock
 from reprisal_report.errors import RelayRequestRejected
+from reprisal_report.model import canonical
+from reprisal_report.model.canonical import CanonicalError
 
 DOMAIN = b"reprisal-report/relay-request/1\n"
 KEY_ID = "X-RR-Key-Id"
@@ -111,7 +111,7 @@ def sign_request(
         TIMESTAMP: str(timestamp),
         NONCE: nonce,
         BODY_SHA256: digest,
-        SIGNATURE: base64.b64encode(signature).decode("ascii"),
+        SIGNATURE: canonical.b64encode(signature),
     }
 
 
@@ -138,12 +138,11 @@ def parse_headers(get_all: Callable[[str], list[str]]) -> RequestAuth:
     digest = _one(get_all, BODY_SHA256, _SHA256_RE)
     signature_text = _one(get_all, SIGNATURE, _SIGNATURE_RE)
     try:
-        signature = base64.b64decode(signature_text, validate=True)
-    except (binascii.Error, ValueError):
+        # Canonical only: non-zero padding bits would give a second spelling of the
+        # same signature.
+        signature = canonical.b64decode(signature_text, 64)
+    except CanonicalError:
         raise RelayRequestRejected(401, f"malformed {SIGNATURE} header") from None
-    # Non-zero padding bits would give a second spelling of the same signature.
-    if len(signature) != 64 or base64.b64encode(signature).decode("ascii") != signature_text:
-        raise RelayRequestRejected(401, f"malformed {SIGNATURE} header")
     return RequestAuth(key_id, int(timestamp), nonce, digest, signature)
 
 
