@@ -16,11 +16,21 @@ code fails the test too, so the lists only shrink.
 from __future__ import annotations
 
 import ast
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
+
+from reprisal_report import clock
+from reprisal_report.errors import CardInvalid, RelayRequestRejected
+from reprisal_report.identity import encoding as enc
+from reprisal_report.identity import idcard
+from reprisal_report.relay.keys import relay_identity_card
+from reprisal_report.relay.members import OrgMembers
+from tests.integration.relay_fixtures import TestOrg, make_relay_dir
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "reprisal_report"
 
@@ -281,3 +291,54 @@ def test_the_checker_catches(source: str, rule: str) -> None:
 )
 def test_the_checker_lets_pass(source: str) -> None:
     assert list(_findings("sample.py", ast.parse(source))) == []
+
+
+# --- the relay reads its card and its time through the shared modules ----------------
+
+
+def test_relay_takes_now_from_the_clock(tmp_path: Path) -> None:
+    data_dir, relay_card = make_relay_dir(tmp_path)
+    org = TestOrg(relay_card)
+    card_path = tmp_path / "org-card.json"
+    card_path.write_bytes(org.card(expires_in_days=30))
+    members = OrgMembers(card_path, data_dir)
+    assert members.lookup(org.reporter.key_id).key_id == org.reporter.key_id
+    expires = enc.parse_time(members.card.card.expires)
+    clock.set_clock(lambda: expires)
+    try:
+        with pytest.raises(RelayRequestRejected) as caught:
+            members.lookup(org.reporter.key_id)
+        created = idcard.parse_card(relay_identity_card(SigningKey.generate())).created
+    finally:
+        clock.set_clock(None)
+    assert caught.value.status == 403
+    assert caught.value.message == (
+        f"the relay's org card expired at {members.card.card.expires}; upload a newer one"
+    )
+    assert created == members.card.card.expires
+
+
+def test_an_oversized_org_card_file_is_refused_at_start(tmp_path: Path) -> None:
+    data_dir, relay_card = make_relay_dir(tmp_path)
+    card_path = tmp_path / "org-card.json"
+    card_path.write_bytes(TestOrg(relay_card).card() + b" " * enc.MAX_CARD_BYTES)
+    with pytest.raises(CardInvalid) as caught:
+        OrgMembers(card_path, data_dir)
+    assert caught.value.message == "org card is larger than 1 MiB"
+
+
+def test_an_oversized_changed_card_file_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir, relay_card = make_relay_dir(tmp_path)
+    org = TestOrg(relay_card)
+    card_path = tmp_path / "org-card.json"
+    card_path.write_bytes(org.card())
+    members = OrgMembers(card_path, data_dir)
+    card_path.write_bytes(org.card(version=2) + b" " * enc.MAX_CARD_BYTES)
+    with caplog.at_level(logging.WARNING, logger="reprisal_report.relay.members"):
+        assert members.lookup(org.reporter.key_id).key_id == org.reporter.key_id
+    assert members.card.card.version == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "ignoring the changed org card file: org card is larger than 1 MiB"
+    ]
