@@ -9,8 +9,6 @@ passphrase. See docs/vault.md.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import nacl.secret
 import nacl.utils
 
 from reprisal_report.errors import CorruptVault, InvalidInput, WrongPassphrase
+from reprisal_report.model import canonical
 from reprisal_report.vault.files import FileTooLarge, atomic_write, read_bounded
 
 FORMAT = "reprisal-report/keyfile/1"
@@ -98,9 +97,9 @@ def wrap(master_key: bytes, passphrase: str, params: KdfParams) -> bytes:
             "name": KDF_NAME,
             "opslimit": params.opslimit,
             "memlimit": params.memlimit,
-            "salt": base64.b64encode(salt).decode("ascii"),
+            "salt": canonical.b64encode(salt),
         },
-        "wrapped_key": base64.b64encode(bytes(sealed)).decode("ascii"),
+        "wrapped_key": canonical.b64encode(bytes(sealed)),
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("ascii")
 
@@ -131,9 +130,9 @@ def _parse(data: bytes) -> _Parsed:
         ops, mem = kdf["opslimit"], kdf["memlimit"]
         if not (isinstance(ops, int) and isinstance(mem, int)):
             raise bad
-        salt = base64.b64decode(kdf["salt"], validate=True)
-        sealed = base64.b64decode(doc["wrapped_key"], validate=True)
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+        salt = canonical.b64decode(kdf["salt"], SALT_BYTES)
+        sealed = canonical.b64decode(doc["wrapped_key"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise bad from exc
     if len(salt) != SALT_BYTES or len(sealed) != (
         nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES + MASTER_KEY_BYTES

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from reprisal_report.model.case import parse_case_bytes
 from reprisal_report.model.states import Role
+from reprisal_report.vault.files import atomic_write
 from reprisal_report.workflows import (
     coordinator,
     delivery,
@@ -84,7 +85,7 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
             org_card = coordinator.current_card(c)
         say("coordinator enrolled the reporter's identity card (org card version 2)")
         photo = work / "photo.jpg"
-        photo.write_bytes(example_photo())
+        atomic_write(photo, example_photo())
         record = parse_case_bytes(example_case_bytes(), source_name="case-example.yaml")
         with profile.open_profile(r_home, rep_pass) as r:
             membership.join_org(r, org_card, card.root_fingerprint)
