@@ -95,7 +95,7 @@ class OrgMembers:
         if enc.parse_time(card.expires) <= self._clock():
             raise RelaySetupError(
                 f"the relay's org card (version {card.version}) expired at {card.expires}",
-                hint="give the relay a fresh card with --org",
+                hint="give the relay a fresh org card file, or have a coordinator publish one",
             )
 
     def accept(self, data: bytes) -> tuple[SignedCard, bool]:
