@@ -171,6 +171,14 @@ def test_no_canary_on_disk_across_seal_delivery_and_import(
     run(coordinator_env, "triage", "list")
     shown = run(coordinator_env, "triage", "show", case_id, "--json")
     assert all(c in shown for c in CANARIES[:3])  # the coordinator really reads them
+    # The received bundle is kept as it came (evidence/, scanned below); decrypting it
+    # again for triage writes plaintext only where asked (outside the scanned folders).
+    assert len(list((tmp_path / "coord" / "evidence").iterdir())) == 1
+    for command in ("attachment", "evidence"):
+        out = inputs / command
+        out.mkdir()
+        run(coordinator_env, "triage", command, case_id, "--out", str(out))
+    assert (inputs / "attachment" / "evidence.txt").read_bytes() == evidence.read_bytes()
 
     hits = [
         *scan(tmp_path / "rep"),

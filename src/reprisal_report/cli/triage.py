@@ -10,7 +10,7 @@ import typer
 
 from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
-from reprisal_report.cli.session import open_vault
+from reprisal_report.cli.session import open_vault, writing_vault
 from reprisal_report.model.states import Role
 
 triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_is_help=True)
@@ -70,31 +70,83 @@ def show(
     print_case(doc)
 
 
+PurposeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="Why the copy is made (kept in the vault's custody log, never in the output).",
+    ),
+]
+
+
 @triage_app.command("attachment")
 def attachment(
     ctx: typer.Context,
     case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
     out: Annotated[Path, typer.Option("--out", help="Existing directory to write into.")],
+    purpose: PurposeOpt = None,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write a case's attachments, decrypted, into a directory."""
+    """Write a case's attachments, decrypted from the retained bundle, into a directory."""
     from reprisal_report.workflows import triage
 
-    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
-        written = triage.write_attachments(vault, case_id, out)
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        written = triage.write_attachments(vault, case_id, out, purpose)
     if written:
         warn(f"{len(written)} attachment(s) now exist as PLAINTEXT outside the vault in {out}")
     elif not json_out:
         info("this case has no attachments; nothing was written")
     if json_out:
         emit_json(
-            {"written": [{"name": w.name, "path": str(w.path), "size": w.size} for w in written]}
+            {
+                "written": [
+                    {"name": w.name, "path": str(w.path), "size": w.size, "sha256": w.sha256}
+                    for w in written
+                ]
+            }
         )
     else:
         for w in written:
             stdout_line(str(w.path))
+
+
+@triage_app.command("evidence")
+def evidence_(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
+    out: Annotated[Path, typer.Option("--out", help="Existing directory to write into.")],
+    purpose: PurposeOpt = None,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a case's original received bundle files, unchanged, with a manifest of hashes."""
+    from reprisal_report.workflows import triage
+
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        done = triage.export_evidence(vault, case_id, out, purpose)
+    if done.not_retained:
+        warn(
+            f"{len(done.not_retained)} earlier bundle(s) of this case have no original file: "
+            "imported before the evidence store"
+        )
+    if json_out:
+        emit_json(
+            {
+                "written": [
+                    {"name": f.name, "path": str(f.path), "size": f.size, "sha256": f.sha256}
+                    for f in done.files
+                ],
+                "manifest": str(done.manifest),
+                "not_retained": done.not_retained,
+            }
+        )
+    else:
+        for f in done.files:
+            stdout_line(str(f.path))
+        stdout_line(str(done.manifest))
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,6 @@ from typing import Any
 from reprisal_report.vault.cases import new_case_id, utc_now
 from reprisal_report.vault.store import Vault
 
-CHUNK_SIZE = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class InboxBundle:
@@ -36,6 +34,9 @@ class InboxAttachment:
     name: str
     size: int
     sha256: str
+    # Plaintext offset of the data record in the container; None for attachments
+    # imported before the evidence store (their bytes are in inbox_chunks).
+    data_offset: int | None = None
 
 
 _COLUMNS = (
@@ -97,20 +98,6 @@ def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
         "INSERT INTO triage(case_id, status, updated_at) VALUES (?, 'new', ?) "
         "ON CONFLICT(case_id) DO UPDATE SET status = 'updated', updated_at = excluded.updated_at",
         (bundle.case_id, utc_now()),
-    )
-
-
-def defer_foreign_keys(vault: Vault) -> None:
-    """Check foreign keys at commit, not per statement, for the open transaction: a
-    bundle's attachment rows are written before its id is known."""
-    vault.conn.execute("PRAGMA defer_foreign_keys = ON")
-
-
-def adopt_attachments(vault: Vault, staging_id: str, bundle_id: str) -> None:
-    """Give the attachments staged under ``staging_id`` to the stored bundle."""
-    vault.conn.execute(
-        "UPDATE inbox_attachments SET bundle_id = ? WHERE bundle_id = ?",
-        (bundle_id, staging_id),
     )
 
 
@@ -223,50 +210,27 @@ def triage_row(vault: Vault, case_id: str) -> dict[str, Any]:
     }
 
 
-class AttachmentWriter:
-    """Streams one bundle's attachments into the inbox tables (inside a transaction)."""
-
-    def __init__(self, vault: Vault, bundle_id: str) -> None:
-        self.vault = vault
-        self.bundle_id = bundle_id
-        self.position = 0
-        self.current: str | None = None
-        self.seq = 0
-        self.buffer = bytearray()
-
-    def start(self, name: str, size: int, sha256: str) -> None:
-        self.current = new_case_id()
-        self.seq = 0
-        self.vault.conn.execute(
-            "INSERT INTO inbox_attachments(id, bundle_id, position, name, size, sha256)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (self.current, self.bundle_id, self.position, name, size, sha256),
-        )
-        self.position += 1
-
-    def write(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= CHUNK_SIZE:
-            self._flush(bytes(self.buffer[:CHUNK_SIZE]))
-            del self.buffer[:CHUNK_SIZE]
-
-    def end(self) -> None:
-        if self.buffer:
-            self._flush(bytes(self.buffer))
-            self.buffer.clear()
-        self.current = None
-
-    def _flush(self, chunk: bytes) -> None:
-        self.vault.conn.execute(
-            "INSERT INTO inbox_chunks(attachment_id, seq, data) VALUES (?, ?, ?)",
-            (self.current, self.seq, chunk),
-        )
-        self.seq += 1
+def add_attachment(
+    vault: Vault,
+    bundle_id: str,
+    position: int,
+    header: tuple[str, int, str],
+    data_offset: int,
+) -> None:
+    """Index one attachment of a stored bundle: name, size, SHA-256 and the plaintext
+    offset of its data record in the bundle's container (the bytes stay in the bundle
+    file of the evidence store; nothing goes into ``inbox_chunks`` any more)."""
+    name, size, sha256 = header
+    vault.conn.execute(
+        "INSERT INTO inbox_attachments(id, bundle_id, position, name, size, sha256, data_offset)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (new_case_id(), bundle_id, position, name, size, sha256, data_offset),
+    )
 
 
 def attachments(vault: Vault, bundle_id: str) -> list[InboxAttachment]:
     rows = vault.conn.execute(
-        "SELECT id, bundle_id, position, name, size, sha256 FROM inbox_attachments "
+        "SELECT id, bundle_id, position, name, size, sha256, data_offset FROM inbox_attachments "
         "WHERE bundle_id = ? ORDER BY position",
         (bundle_id,),
     ).fetchall()
@@ -274,6 +238,14 @@ def attachments(vault: Vault, bundle_id: str) -> list[InboxAttachment]:
 
 
 def iter_chunks(vault: Vault, attachment_id: str) -> Iterator[bytes]:
-    from reprisal_report.vault.attachments import iter_chunks as chunks
-
-    return chunks(vault, attachment_id, "inbox_chunks")
+    """An attachment imported before the evidence store, chunk by chunk (one in memory)."""
+    seq = 0
+    while True:
+        row = vault.conn.execute(
+            "SELECT data FROM inbox_chunks WHERE attachment_id = ? AND seq = ?",
+            (attachment_id, seq),
+        ).fetchone()
+        if row is None:
+            return
+        yield bytes(row[0])
+        seq += 1

@@ -113,4 +113,19 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL
         )""",
     ],
+    # Reporter blob store: an attachment's bytes in an age file under blobs/, named
+    # here; NULL for attachments of earlier releases, still read from attachment_chunks.
+    [
+        "ALTER TABLE attachments ADD COLUMN blob TEXT",
+        "CREATE UNIQUE INDEX attachments_blob ON attachments(blob) WHERE blob IS NOT NULL",
+    ],
+    # Coordinator evidence store: the received bundle kept as a file under evidence/
+    # (named here, with its size; NULL for bundles of earlier releases, whose
+    # attachments stay in inbox_chunks) and each attachment's place in the container
+    # (plaintext offset of its data record) instead of its bytes.
+    [
+        "ALTER TABLE inbox_bundles ADD COLUMN evidence_file TEXT",
+        "ALTER TABLE inbox_bundles ADD COLUMN evidence_size INTEGER",
+        "ALTER TABLE inbox_attachments ADD COLUMN data_offset INTEGER",
+    ],
 ]

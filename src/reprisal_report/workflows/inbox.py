@@ -1,8 +1,13 @@
 """Coordinator use case: verify, decrypt and store bundles (``inbox import``).
 
-Every bundle is opened inside one vault transaction. Attachment bytes stream into the
-encrypted inbox tables as they are decrypted, unverified; if any check fails the
-transaction is rolled back, so nothing of a bad bundle is ever stored (STYLE.md #5).
+Every bundle is opened inside one vault transaction. Its ciphertext is copied, as age
+reads it, into a temporary file of the evidence store (``vault.evidence``); only when
+every check passed is that copy fsynced and renamed to ``evidence/<sha256>.rrb``, the
+received file byte for byte, and the vault rows (record, manifest, signature, salts,
+an index of the attachments) written. If any check fails the transaction is rolled
+back and the copy removed, so nothing of a bad bundle is ever stored (STYLE.md #5).
+Attachment bytes are no longer written into the vault: ``triage attachment``
+decrypts the retained bundle again.
 """
 
 from __future__ import annotations
@@ -10,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from reprisal_report import clock
-from reprisal_report.bundle.container import AttachmentHeader
+from reprisal_report.bundle.container import HEADER, MAGIC, padding_length
+from reprisal_report.bundle.manifest import Manifest, salts_to_bytes
 from reprisal_report.bundle.opening import (
     OpenedBundle,
     check_addressed,
@@ -26,6 +31,7 @@ from reprisal_report.bundle.opening import (
     check_signature,
     open_bundle,
 )
+from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import (
     BundleMalformed,
     BundleNotForUs,
@@ -47,7 +53,7 @@ from reprisal_report.model.case import validate_case
 from reprisal_report.model.states import ImportStatus, Role
 from reprisal_report.model.text import visible
 from reprisal_report.transport import folder
-from reprisal_report.vault import inbox
+from reprisal_report.vault import evidence, inbox
 from reprisal_report.vault.cases import record_event, utc_now
 from reprisal_report.vault.store import Vault
 
@@ -118,11 +124,16 @@ class _ProgressReader:
     for decryption and what was hashed is exactly what was decrypted."""
 
     def __init__(
-        self, handle: BinaryIO, on_bytes: Callable[[int], None] | None, limit: int | None = None
+        self,
+        handle: BinaryIO,
+        on_bytes: Callable[[int], None] | None,
+        limit: int | None = None,
+        tee: Callable[[bytes], object] | None = None,
     ) -> None:
         self.handle = handle
         self.on_bytes = on_bytes
         self.limit = limit
+        self.tee = tee
         self.count = 0
         self.digest = hashlib.sha256()
 
@@ -133,6 +144,8 @@ class _ProgressReader:
             if self.limit is not None and self.count > self.limit:
                 raise BundleMalformed("bundle file grew past the bundle size cap while read")
             self.digest.update(data)
+            if self.tee is not None:
+                self.tee(data)  # the evidence copy: exactly the bytes hashed and decrypted
             if self.on_bytes is not None:
                 self.on_bytes(len(data))
         return data
@@ -150,20 +163,6 @@ class _ProgressReader:
 
     def readable(self) -> bool:
         return True
-
-
-class _StagingSink:
-    def __init__(self, writer: inbox.AttachmentWriter) -> None:
-        self.writer = writer
-
-    def on_attachment_start(self, header: AttachmentHeader) -> None:
-        self.writer.start(header.name, header.size, header.sha256)
-
-    def on_attachment_chunk(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    def on_attachment_end(self) -> None:
-        self.writer.end()
 
 
 @dataclass
@@ -227,79 +226,123 @@ def _verify_and_store(
     identity = age_identity_text(vault)
     if identity is None:
         raise UnknownOrg("this profile holds no age identity; only coordinators import bundles")
-    staging = "staging-" + secrets.token_hex(8)
-    writer = inbox.AttachmentWriter(vault, staging)
-    with vault.transaction():
-        # The inbox rows of a bundle are written before its id is known (it is inside
-        # the encryption); foreign keys are checked at commit instead.
-        inbox.defer_foreign_keys(vault)
-        reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES)
-        # 1-2: the age layer and the container (attachments staged, unverified).
-        opened = open_bundle(reader, identities=[identity], sink=_StagingSink(writer))
-        # The bytes decrypted are the bytes hashed: a file rewritten in place on a
-        # shared folder between the hash and the decryption is caught here.
-        if not hmac.compare_digest(reader.drain(), sha):
-            raise BundleTampered("bundle file changed while it was being imported")
-        manifest = opened.manifest
-        try:
-            org = pinning.get(vault, manifest.org_id)
-        except UnknownOrg:
-            raise BundleNotForUs(
-                "bundle is addressed to an org this profile does not hold"
-            ) from None
-        card = org.signed.card
-        # 3: the signature, by a key the card lists as a reporter (active or revoked).
-        author_key, revoked_at = _author_key(card, opened)
-        check_signature(opened, author_key)
-        progress.authentic = True
-        # A stale card may not know of a revocation: refuse rather than guess.
-        if enc.has_passed(card.expires):
-            raise CardExpired(
-                f"this profile's card of org {visible(card.name)} expired at {card.expires}",
-                hint="'org renew' (the org's creator) or 'org update' a fresh card, then retry",
-            )
-        # 4: a revoked reporter's bundle only with proof it existed before the revocation.
-        if revoked_at is not None:
-            _check_existed_before(vault, opened, sha, revoked_at)
-        # 5: addressed to this org and to this coordinator's key.
-        check_addressed(opened, card.org_id, [public_identity(vault).key_id])
-        # 6-7: attachment hashes and the salted field commitments.
-        check_attachments(opened)
-        check_commitments(opened)
-        try:
-            record = validate_case(opened.record)
-        except InvalidCase as exc:
-            raise BundleMalformed(f"bundle case record is not a valid case ({exc.field})") from None
-        earlier = inbox.find_bundle(vault, manifest.bundle_id)
-        if earlier is not None:
-            raise ReplayedBundle(
-                f"bundle id {manifest.bundle_id} was already imported with other content"
-            )
-        previous = inbox.bundles_for_case(vault, manifest.case_id)
-        if previous and any(b.author_key_id != manifest.author for b in previous):
-            raise ReplayedBundle(f"case {manifest.case_id} was started by another device")
-        _check_chain(vault, manifest.case_id, manifest.bundle_id, manifest.previous_bundle_id)
-        inbox.insert_bundle(
-            vault,
-            inbox.InboxBundle(
-                bundle_id=manifest.bundle_id,
-                bundle_sha256=sha,
-                case_id=manifest.case_id,
-                org_id=manifest.org_id,
-                author_key_id=manifest.author,
-                previous_bundle_id=manifest.previous_bundle_id,
-                manifest=opened.manifest_bytes,
-                signature=opened.signature,
-                record=record,
-                salts={k: v.hex() for k, v in opened.salts.items()},
-                received_at=utc_now(),
-            ),
-        )
-        inbox.adopt_attachments(vault, staging, manifest.bundle_id)
-        detail = {"bundle_id": manifest.bundle_id, "sha256": sha}
-        for step in ("received", "decrypted", "verified", "stored"):
-            record_event(vault, manifest.case_id, step, detail)
+    copy = evidence.EvidenceWriter(vault, sha)
+    try:
+        with vault.transaction():
+            manifest = _verify_into(vault, sha, handle, on_bytes, progress, identity, copy)
+            crash_point("import.before-commit")
+    except BaseException:
+        # Refused, or the commit failed: neither the copy nor its final name remains.
+        copy.discard()
+        raise
     return ImportOutcome(path, ImportStatus.IMPORTED, manifest.bundle_id, manifest.case_id)
+
+
+def _verify_into(
+    vault: Vault,
+    sha: str,
+    handle: BinaryIO,
+    on_bytes: Callable[[int], None] | None,
+    progress: _Progress,
+    identity: str,
+    copy: evidence.EvidenceWriter,
+) -> Manifest:
+    """Every check of one bundle, then its rows (inside the caller's transaction)."""
+    reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES, tee=copy.write)
+    # 1-2: the age layer and the container (attachment bytes hashed, not kept).
+    opened = open_bundle(reader, identities=[identity])
+    # The bytes decrypted are the bytes hashed (and copied): a file rewritten in place
+    # on a shared folder between the hash and the decryption is caught here.
+    if not hmac.compare_digest(reader.drain(), sha):
+        raise BundleTampered("bundle file changed while it was being imported")
+    manifest = opened.manifest
+    try:
+        org = pinning.get(vault, manifest.org_id)
+    except UnknownOrg:
+        raise BundleNotForUs("bundle is addressed to an org this profile does not hold") from None
+    card = org.signed.card
+    # 3: the signature, by a key the card lists as a reporter (active or revoked).
+    author_key, revoked_at = _author_key(card, opened)
+    check_signature(opened, author_key)
+    progress.authentic = True
+    # A stale card may not know of a revocation: refuse rather than guess.
+    if enc.has_passed(card.expires):
+        raise CardExpired(
+            f"this profile's card of org {visible(card.name)} expired at {card.expires}",
+            hint="'org renew' (the org's creator) or 'org update' a fresh card, then retry",
+        )
+    # 4: a revoked reporter's bundle only with proof it existed before the revocation.
+    if revoked_at is not None:
+        _check_existed_before(vault, opened, sha, revoked_at)
+    # 5: addressed to this org and to this coordinator's key.
+    check_addressed(opened, card.org_id, [public_identity(vault).key_id])
+    # 6-7: attachment hashes and the salted field commitments.
+    check_attachments(opened)
+    check_commitments(opened)
+    try:
+        record = validate_case(opened.record)
+    except InvalidCase as exc:
+        raise BundleMalformed(f"bundle case record is not a valid case ({exc.field})") from None
+    earlier = inbox.find_bundle(vault, manifest.bundle_id)
+    if earlier is not None:
+        raise ReplayedBundle(
+            f"bundle id {manifest.bundle_id} was already imported with other content"
+        )
+    previous = inbox.bundles_for_case(vault, manifest.case_id)
+    if previous and any(b.author_key_id != manifest.author for b in previous):
+        raise ReplayedBundle(f"case {manifest.case_id} was started by another device")
+    _check_chain(vault, manifest.case_id, manifest.bundle_id, manifest.previous_bundle_id)
+    offsets = _data_offsets(opened)
+    # Verified in full: the received file becomes evidence, before the rows naming it.
+    copy.keep()
+    crash_point("import.after-evidence-file")
+    inbox.insert_bundle(
+        vault,
+        inbox.InboxBundle(
+            bundle_id=manifest.bundle_id,
+            bundle_sha256=sha,
+            case_id=manifest.case_id,
+            org_id=manifest.org_id,
+            author_key_id=manifest.author,
+            previous_bundle_id=manifest.previous_bundle_id,
+            manifest=opened.manifest_bytes,
+            signature=opened.signature,
+            record=record,
+            salts={k: v.hex() for k, v in opened.salts.items()},
+            received_at=utc_now(),
+        ),
+    )
+    evidence.record(vault, manifest.bundle_id, copy.final.name, copy.size)
+    for position, (seen, offset) in enumerate(zip(opened.attachments, offsets, strict=True)):
+        header = seen.header
+        inbox.add_attachment(
+            vault, manifest.bundle_id, position, (header.name, header.size, header.sha256), offset
+        )
+    detail = {"bundle_id": manifest.bundle_id, "sha256": sha, "evidence": copy.final.name}
+    for step in ("received", "decrypted", "verified", "stored"):
+        record_event(vault, manifest.case_id, step, detail)
+    return manifest
+
+
+def _data_offsets(opened: OpenedBundle) -> list[int]:
+    """Where each attachment's data record starts in the plaintext container.
+
+    The container's layout follows from its parts (docs/bundle-format.md): the
+    canonical encodings have one spelling, so re-encoding the salts gives their
+    bytes back; the total is checked against the length the parser counted.
+    """
+    offset = len(MAGIC) + 4 * HEADER.size
+    offset += len(opened.manifest_bytes) + len(opened.signature) + len(opened.record_bytes)
+    offset += len(salts_to_bytes(opened.salts))
+    offsets: list[int] = []
+    for seen in opened.attachments:
+        offset += HEADER.size + len(seen.header.to_bytes())
+        offsets.append(offset)
+        offset += HEADER.size + seen.header.size
+    end = offset + 2 * HEADER.size + padding_length(offset)
+    if end != opened.container_length:
+        raise BundleMalformed("bundle container layout does not add up to its length")
+    return offsets
 
 
 def _check_chain(vault: Vault, case_id: str, bundle_id: str, previous_id: str | None) -> None:
@@ -359,6 +402,7 @@ def import_bundle(
     vault: Vault, path: Path, on_bytes: Callable[[int], None] | None = None
 ) -> ImportOutcome:
     """Import one bundle file, read through one descriptor that never follows a link."""
+    evidence.remove_orphans(vault)
     try:
         handle = folder.open_bundle_file(path)
     except folder.BundleFileRefused as exc:
@@ -377,6 +421,7 @@ def import_bundle(
 
 def import_fetched(vault: Vault, data: bytes, sha: str, label: str) -> ImportOutcome:
     """Import a bundle already in memory whose SHA-256 the caller checked (relay pull)."""
+    evidence.remove_orphans(vault)
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         return _duplicate(Path(label), known)
@@ -389,4 +434,6 @@ def import_paths(
     on_bytes: Callable[[int], None] | None = None,
 ) -> list[ImportOutcome]:
     plan = paths if isinstance(paths, ImportPlan) else plan_paths(paths)
+    # What a killed import left in the evidence store goes first (under the write lock).
+    evidence.remove_orphans(vault)
     return [import_bundle(vault, p, on_bytes) for p in plan.files] + plan.skipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,5 +139,32 @@ def needs_something_to_destroy(home: Path) -> None:
 
 
 def panic(home: Path) -> PanicReport:
-    """Destroy what can be destroyed, key material first; the report lists the rest."""
-    return vault_profile.panic(ProfilePaths(home))
+    """Destroy what can be destroyed, key material first; the report lists the rest.
+
+    A coordinator's ``evidence/`` (received bundles, age ciphertext to an identity that
+    lived only in the vault) is removed after the key step, then the profile folder.
+    """
+    return _remove_evidence(home, vault_profile.panic(ProfilePaths(home)))
+
+
+def _remove_evidence(home: Path, report: PanicReport) -> PanicReport:
+    import dataclasses
+    import time
+
+    from reprisal_report.vault import evidence
+
+    if not os.path.lexists(evidence.folder_of(home)):
+        return report
+    started = time.monotonic()
+    removed, failed = evidence.destroy(home)
+    notes = report.notes
+    with contextlib.suppress(OSError):
+        home.rmdir()  # it was kept only because the evidence folder was still in it
+        notes = [n for n in notes if not n.startswith(f"{home} was kept")]
+    return dataclasses.replace(
+        report,
+        removed=[*report.removed, *removed],
+        failed=[*report.failed, *failed],
+        notes=notes,
+        seconds=report.seconds + time.monotonic() - started,
+    )

@@ -1,0 +1,246 @@
+"""The coordinator's evidence store: every imported bundle kept byte for byte as it came.
+
+``evidence/<sha256>.rrb`` beside the vault holds the received file unchanged: age
+ciphertext to the org's recipient keys, readable only with this coordinator's age
+identity, which lives only in the vault (so after ``panic`` nothing here opens). The
+vault row of the bundle (``inbox_bundles.evidence_file``) names the file; bundles
+imported before the store existed have none.
+
+While a bundle is being verified its bytes go to a temporary file in the same folder
+(``.<sha256>.rrb.tmp-<random>``, created through :mod:`vault.files`). Only a bundle
+that verified completely is fsynced and renamed to its final name, before the vault
+transaction that references it commits: a crash can leave a file without a row (an
+orphan, removed by :func:`remove_orphans` at the next import), never a row without
+its file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from reprisal_report.vault.files import (
+    TEMP_MARK,
+    create_new,
+    fsync_dir,
+    sync_file,
+    temp_name,
+)
+from reprisal_report.vault.store import Vault
+
+FOLDER_NAME = "evidence"
+SUFFIX = ".rrb"
+_FINAL = re.compile(r"[0-9a-f]{64}\.rrb")
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+READ_CHUNK = 1024 * 1024
+
+# Vaults whose orphans were removed by this process already (one sweep per open vault).
+_swept: weakref.WeakSet[Vault] = weakref.WeakSet()
+
+
+def profile_home(vault: Vault) -> Path:
+    """The folder of the vault's database file (the profile directory)."""
+    for row in vault.conn.execute("PRAGMA database_list").fetchall():
+        if row[1] == "main" and row[2]:
+            return Path(str(row[2])).parent
+    raise FileNotFoundError("the vault has no database file")
+
+
+def folder_of(home: Path) -> Path:
+    return home / FOLDER_NAME
+
+
+def folder(vault: Vault) -> Path:
+    return folder_of(profile_home(vault))
+
+
+def file_name(sha256: str) -> str:
+    return f"{sha256}{SUFFIX}"
+
+
+def _ensure_folder(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise NotADirectoryError(f"{path} is not a folder") from None
+        return
+    fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class Retained:
+    """A bundle's retained file as the vault records it."""
+
+    sha256: str
+    name: str
+    size: int
+    path: Path
+
+
+class EvidenceWriter:
+    """The temporary copy of one bundle while it is verified; ``keep`` or ``discard``.
+
+    ``write`` is given exactly the bytes the import hashes and decrypts (a tee of the
+    ciphertext as age reads it), so the kept file is what was verified.
+    """
+
+    def __init__(self, vault: Vault, sha256: str) -> None:
+        where = folder(vault)
+        _ensure_folder(where)
+        self.final = where / file_name(sha256)
+        self.temp = temp_name(self.final)
+        self.size = 0
+        self._kept = False
+        self._handle: BinaryIO | None = os.fdopen(create_new(self.temp), "wb")
+
+    def write(self, data: bytes) -> None:
+        if self._handle is None:
+            raise ValueError("evidence file already closed")
+        self._handle.write(data)
+        self.size += len(data)
+
+    def keep(self) -> None:
+        """fsync the copy and give it its final name (the vault row follows)."""
+        handle, self._handle = self._handle, None
+        if handle is None:
+            raise ValueError("evidence file already closed")
+        with handle:
+            sync_file(handle)
+        os.replace(self.temp, self.final)
+        self._kept = True
+        fsync_dir(self.final.parent)
+
+    def discard(self) -> None:
+        """Remove the copy, temporary or renamed: nothing of a refused bundle remains."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+        for path in (self.final if self._kept else None, self.temp):
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        with contextlib.suppress(OSError):
+            fsync_dir(self.final.parent)
+
+
+def record(vault: Vault, bundle_id: str, name: str, size: int) -> None:
+    """Note on the bundle's row which evidence file holds it."""
+    vault.conn.execute(
+        "UPDATE inbox_bundles SET evidence_file = ?, evidence_size = ? WHERE bundle_id = ?",
+        (name, size, bundle_id),
+    )
+
+
+def retained(vault: Vault, bundle_id: str) -> Retained | None:
+    """The retained file of a bundle, or None (imported before the evidence store)."""
+    row = vault.conn.execute(
+        "SELECT bundle_sha256, evidence_file, evidence_size FROM inbox_bundles WHERE bundle_id = ?",
+        (bundle_id,),
+    ).fetchone()
+    if row is None or row[1] is None:
+        return None
+    return Retained(str(row[0]), str(row[1]), int(row[2]), folder(vault) / str(row[1]))
+
+
+@contextlib.contextmanager
+def open_retained(item: Retained) -> Iterator[BinaryIO]:
+    """The retained file for reading, never through a symbolic link."""
+    fd = os.open(item.path, _READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotFoundError(f"{item.path} is not a regular file")
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def _referenced(vault: Vault) -> set[str]:
+    rows = vault.conn.execute(
+        "SELECT evidence_file FROM inbox_bundles WHERE evidence_file IS NOT NULL"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def remove_orphans(vault: Vault) -> list[str]:
+    """Remove evidence files no vault row references, and temporary copies.
+
+    A crash between an evidence file's rename and the commit of its row leaves such a
+    file; so does a crash while a bundle was being verified. Called by the import
+    (under the profile's write lock, before it starts a transaction), once per open
+    vault. Anything in the folder that is not one of ours is left alone.
+    """
+    if vault in _swept:
+        return []
+    _swept.add(vault)
+    where = folder(vault)
+    try:
+        entries = sorted(where.iterdir())
+    except FileNotFoundError:
+        return []
+    referenced = _referenced(vault)
+    removed: list[str] = []
+    for entry in entries:
+        name = entry.name
+        ours_temp = name.startswith(".") and TEMP_MARK in name
+        orphan = _FINAL.fullmatch(name) is not None and name not in referenced
+        if not (ours_temp or orphan):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            removed.append(name)
+    if removed:
+        fsync_dir(where)
+    return removed
+
+
+def destroy(home: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Remove the evidence folder (panic, after the key material is gone): the names
+    removed and (name, reason) for what could not be. Links are removed, never followed.
+    """
+    where = folder_of(home)
+    removed: list[str] = []
+    failed: list[tuple[str, str]] = []
+    try:
+        info = where.lstat()
+    except FileNotFoundError:
+        return removed, failed
+    entries: list[Path] = []
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            entries = sorted(where.iterdir())
+        except OSError as exc:
+            failed.append((FOLDER_NAME, _reason(exc)))
+    for entry in [*entries, where]:
+        name = entry.relative_to(home).as_posix()
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                entry.rmdir()
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            failed.append((name, _reason(exc)))
+            continue
+        removed.append(name)
+    with contextlib.suppress(OSError):
+        fsync_dir(home)
+    return removed, failed
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or type(exc).__name__
+    return text[:1].lower() + text[1:]
