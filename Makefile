@@ -27,10 +27,7 @@ unit: $(BIN)/.installed
 test: lint typecheck unit
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/cli_startup.py
-	$(BIN)/python bench/panic.py
-	$(BIN)/python bench/bundle_stream.py
-	$(BIN)/python bench/relay_throughput.py
+	$(BIN)/python bench/run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

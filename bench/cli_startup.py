@@ -6,7 +6,7 @@ load, so this script compares ``reprisal-report --version`` and ``--help`` with 
 ``--help`` of a hello-world typer app written to a temporary file, run by the same
 interpreter, interleaved round by round so that drift in load hits every command alike.
 
-    python bench/cli_startup.py [--runs N] [--target RATIO] [--check]
+    python bench/cli_startup.py [--runs N] [--target RATIO] [--check] [--json FILE]
 
 It prints a table and one ``target:`` line per command. It exits 0 (it is a report,
 not a test) unless ``--check`` is given; then any FAIL exits 1.
@@ -15,6 +15,7 @@ not a test) unless ``--check`` is given; then any FAIL exits 1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -151,6 +152,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="highest acceptable ratio to the reference median (default 1.5)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if any command fails")
+    parser.add_argument("--json", help="also write the result rows to this file (bench/run)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -183,6 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         if command.failure is not None:
             print(f"bench: error: {command.label} failed ({command.failure})", file=sys.stderr)
     passed = report(reference, subjects, args.target)
+    if args.json:
+        rows = [
+            {
+                "bench": "startup",
+                "measure": f"{c.label} / typer hello-world",
+                "value": c.median / reference.median if c.seconds else float("nan"),
+                "unit": "x",
+                "target": f"<= {args.target}x",
+                "met": bool(c.seconds) and c.median / reference.median <= args.target,
+            }
+            for c in subjects
+        ]
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 1 if args.check and not passed else 0
 
 
