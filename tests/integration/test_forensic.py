@@ -114,7 +114,8 @@ def test_no_canary_on_disk_after_every_reporter_command(
     listed = json.loads(run("case", "list", "--json"))
     assert len(listed) == 2
 
-    assert sorted(p.name for p in home.iterdir()) == ["keyfile.json", "vault.db"]
+    assert sorted(p.name for p in home.iterdir()) == ["blobs", "keyfile.json", "vault.db"]
+    assert len(list((home / "blobs").iterdir())) == 1  # the attachment, scanned below
     hits = scan(home) + scan(Path(env["TMPDIR"]))
     assert hits == []
 

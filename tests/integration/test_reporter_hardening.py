@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from reprisal_report.bundle.padding import padme
 from reprisal_report.model.filenames import attachment_name_problem, safe_file_name
 from reprisal_report.vault.attachments import store_attachment
 from reprisal_report.vault.lock import profile_lock
@@ -281,7 +282,13 @@ def test_seal_all_skips_a_case_with_a_stored_hostile_name(reporter: Cli, one_org
     # A vault written by an older version that let the name in.
     with open_profile(reporter.home, PASSPHRASE) as vault, vault.transaction():
         store_attachment(
-            vault, stuck, ".profile", io.BytesIO(b"x"), original_sha256=None, metadata="kept"
+            vault,
+            stuck,
+            ".profile",
+            io.BytesIO(b"x"),
+            original_sha256=None,
+            metadata="kept",
+            pad_to=padme,
         )
     single = reporter("seal", stuck)
     assert single.exit_code == 2
@@ -481,24 +488,21 @@ def _crash(args: list[str], env: dict[str, str], point: str) -> None:
 
 def _check_consistent(home: Path) -> None:
     """Nothing referenced but missing: every outbox row has its file, every attachment
-    its chunks (with the recorded hash), and no file is left that no row names."""
+    its bytes (blob or chunks, with the recorded hash), and no file is left that no row
+    names."""
     import hashlib
+
+    from reprisal_report.vault.attachments import list_attachments, open_attachment
 
     with open_profile(home, PASSPHRASE) as vault:
         rows = vault.conn.execute("SELECT bundle_id FROM outbox").fetchall()
         for (bundle_id,) in rows:
             assert (home / "outbox" / f"{bundle_id}.rrb").is_file()
-        for att_id, size, sha in vault.conn.execute(
-            "SELECT id, size, sha256 FROM attachments"
-        ).fetchall():
-            data = b"".join(
-                bytes(r[0])
-                for r in vault.conn.execute(
-                    "SELECT data FROM attachment_chunks WHERE attachment_id = ? ORDER BY seq",
-                    (att_id,),
-                )
-            )
-            assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha)
+        for (case_id,) in vault.conn.execute("SELECT id FROM cases").fetchall():
+            for row in list_attachments(vault, case_id):
+                with open_attachment(vault, row) as stream:
+                    data = stream.read()
+                assert (len(data), hashlib.sha256(data).hexdigest()) == (row.size, row.sha256)
         assert (
             vault.conn.execute(
                 "SELECT count(*) FROM cases WHERE state = 'sealed' AND last_bundle_id NOT IN"

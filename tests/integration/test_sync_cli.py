@@ -276,6 +276,7 @@ def test_purge_removes_plaintext_attachments_and_the_bundle_file(world: World) -
     assert shown["state"] == "purged" and shown["attachments"] == []
     assert "title" not in shown and "victims" not in shown
     assert not (world.reporter.home / "outbox" / f"{bundle_id}.rrb").exists()
+    assert list((world.reporter.home / "blobs").iterdir()) == []
     with open_profile(world.reporter.home, PASSPHRASE) as vault:
         chunks = vault.conn.execute("SELECT count(*) FROM attachment_chunks").fetchone()[0]
         receipt = vault.conn.execute(

@@ -39,6 +39,7 @@ def writing_vault(
         wf.writing(resolve_home(ctx, home)),
         open_vault(ctx, home, passphrase_file, *roles) as vault,
     ):
+        wf.tidy(vault)
         yield vault
 
 

@@ -1,17 +1,20 @@
-"""Attachments, streamed into the vault in fixed-size chunks.
+"""A reporter's attachments: a row each in the vault, the bytes in an age file beside it.
 
-Memory stays constant whatever the file size, and plaintext never touches the disk
-outside the encrypted database.
+New attachments are streamed into ``blobs/<random>`` (vault/blobs.py: age-encrypted to
+the profile's storage key, padded to a PADMÉ bucket); the row names the blob and holds
+the true size and SHA-256. Attachments of releases before the blob store live in the
+``attachment_chunks`` table, 1 MiB per row; they are read where they are, never
+rewritten (:func:`open_attachment` serves both). Memory stays constant either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from reprisal_report.vault.blobs import open_blob, write_blob
 from reprisal_report.vault.cases import new_case_id, record_event, utc_now
 from reprisal_report.vault.store import Vault
 
@@ -27,6 +30,8 @@ class AttachmentRow:
     sha256: str
     original_sha256: str
     metadata: str
+    # The blob holding the bytes; None for an attachment stored in attachment_chunks.
+    blob: str | None = None
 
 
 def store_attachment(
@@ -37,39 +42,41 @@ def store_attachment(
     *,
     original_sha256: str | None,
     metadata: str,
+    pad_to: Callable[[int], int],
     on_chunk: Callable[[int], None] | None = None,
 ) -> AttachmentRow:
-    """Copy ``stream`` into the vault; the caller holds the transaction."""
+    """Stream ``stream`` into a new blob, then add the row naming it; the caller holds
+    the transaction (the blob is on disk, fsynced, before the row can commit)."""
+    stored = write_blob(vault, stream, pad_to=pad_to, on_chunk=on_chunk)
     attachment_id = new_case_id()
-    digest = hashlib.sha256()
-    size = 0
-    seq = 0
+    original = original_sha256 or stored.sha256
     vault.conn.execute(
         "INSERT INTO attachments(id, case_id, name, size, sha256, original_sha256, metadata,"
-        " created_at) VALUES (?, ?, ?, 0, '', '', ?, ?)",
-        (attachment_id, case_id, name, metadata, utc_now()),
+        " created_at, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            attachment_id,
+            case_id,
+            name,
+            stored.size,
+            stored.sha256,
+            original,
+            metadata,
+            utc_now(),
+            stored.name,
+        ),
     )
-    while True:
-        chunk = stream.read(CHUNK_SIZE)
-        if not chunk:
-            break
-        digest.update(chunk)
-        size += len(chunk)
-        vault.conn.execute(
-            "INSERT INTO attachment_chunks(attachment_id, seq, data) VALUES (?, ?, ?)",
-            (attachment_id, seq, chunk),
-        )
-        seq += 1
-        if on_chunk is not None:
-            on_chunk(len(chunk))
-    sha = digest.hexdigest()
-    original = original_sha256 or sha
-    vault.conn.execute(
-        "UPDATE attachments SET size = ?, sha256 = ?, original_sha256 = ? WHERE id = ?",
-        (size, sha, original, attachment_id),
+    record_event(vault, case_id, "attached", {"attachment": attachment_id, "sha256": stored.sha256})
+    return AttachmentRow(
+        attachment_id, case_id, name, stored.size, stored.sha256, original, metadata, stored.name
     )
-    record_event(vault, case_id, "attached", {"attachment": attachment_id, "sha256": sha})
-    return AttachmentRow(attachment_id, case_id, name, size, sha, original, metadata)
+
+
+def case_blobs(vault: Vault, case_id: str) -> list[str]:
+    """The blobs holding ``case_id``'s attachments (to unlink once its rows are gone)."""
+    rows = vault.conn.execute(
+        "SELECT blob FROM attachments WHERE case_id = ? AND blob IS NOT NULL", (case_id,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def count_by_case(vault: Vault) -> dict[str, int]:
@@ -79,7 +86,7 @@ def count_by_case(vault: Vault) -> dict[str, int]:
 
 def list_attachments(vault: Vault, case_id: str) -> list[AttachmentRow]:
     rows = vault.conn.execute(
-        "SELECT id, case_id, name, size, sha256, original_sha256, metadata FROM attachments "
+        "SELECT id, case_id, name, size, sha256, original_sha256, metadata, blob FROM attachments "
         "WHERE case_id = ? ORDER BY rowid",
         (case_id,),
     ).fetchall()
@@ -136,5 +143,8 @@ class ChunkReader(io.RawIOBase):
         return n
 
 
-def open_attachment(vault: Vault, attachment_id: str) -> BinaryIO:
-    return io.BufferedReader(ChunkReader(iter_attachment(vault, attachment_id)), CHUNK_SIZE)
+def open_attachment(vault: Vault, row: AttachmentRow) -> BinaryIO:
+    """The attachment's bytes, from its blob or (older releases) its chunks."""
+    if row.blob is not None:
+        return open_blob(vault, row.blob, row.size, f"an attachment of case {row.case_id}")
+    return io.BufferedReader(ChunkReader(iter_attachment(vault, row.id)), CHUNK_SIZE)

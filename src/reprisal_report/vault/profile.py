@@ -185,7 +185,7 @@ class _Panic:
             fsync_dir(self.paths.home)
 
 
-def panic(paths: ProfilePaths) -> PanicReport:
+def panic(paths: ProfilePaths, folders: tuple[str, ...] = ()) -> PanicReport:
     """Crypto-shred the profile: destroy the wrapped key first, then everything else.
 
     Each step is tried whatever happened before it, and failures are listed in the
@@ -193,6 +193,10 @@ def panic(paths: ProfilePaths) -> PanicReport:
     place before it is removed, so the vault never stays openable. Symbolic links are
     removed themselves, never followed. Without that failure the database is never
     read or overwritten, so the key is gone in the same time whatever the vault's size.
+
+    ``folders`` names the profile's folders of bulk ciphertext besides ``outbox``
+    (a reporter's ``blobs/``): unreadable once the key is gone, then emptied and removed
+    like the outbox.
     """
     start = time.monotonic()
     if not paths.exists():
@@ -206,16 +210,17 @@ def panic(paths: ProfilePaths) -> PanicReport:
     # 2. The database and SQLite's side files (encrypted pages only).
     for path in [paths.database, *(Path(f"{paths.database}{s}") for s in SIDE_SUFFIXES)]:
         run.remove(path, overwrite=not key_gone)
-    # 3. Sealed bundles and anything else the profile keeps in its directory.
-    if paths.outbox.is_dir() and not paths.outbox.is_symlink():
-        try:
-            entries = sorted(paths.outbox.iterdir())
-        except OSError as exc:
-            run.failed.append(("outbox", _reason(exc)))
-            entries = []
-        for entry in entries:
-            run.remove(entry)
-    run.remove(paths.outbox)
+    # 3. Sealed bundles, blobs and anything else the profile keeps in its directory.
+    for folder in (paths.outbox, *(paths.home / name for name in folders)):
+        if folder.is_dir() and not folder.is_symlink():
+            try:
+                entries = sorted(folder.iterdir())
+            except OSError as exc:
+                run.failed.append((run.name(folder), _reason(exc)))
+                entries = []
+            for entry in entries:
+                run.remove(entry)
+        run.remove(folder)
     for leftover in sorted(paths.home.glob(f".*{TEMP_MARK}*")):
         run.remove(leftover)
     for name in OTHER_FILES:

@@ -32,6 +32,9 @@ from reprisal_report.model.states import CaseState, ImportStatus, OutboxState, R
 from reprisal_report.transport import folder as folder_transport
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
+from reprisal_report.vault.attachments import case_blobs
+from reprisal_report.vault.blobs import remove_blobs
+from reprisal_report.vault.blobs import remove_orphans as remove_orphan_blobs
 from reprisal_report.vault.cases import record_event
 from reprisal_report.vault.lock import profile_lock
 from reprisal_report.vault.profile import ProfilePaths
@@ -96,11 +99,19 @@ def purge_case(vault: Vault, entry: outbox.OutboxEntry) -> bool:
     revision that was sealed into it (an edit or a new attachment bumps the revision)
     and that bundle must be its latest. A case with unsealed changes is kept whole and
     False is returned.
+
+    The case's blobs are unlinked once the purge committed; called inside a caller's
+    transaction, they are left to the caller (``remove_orphan_blobs`` after its commit,
+    or the next writing open of the profile).
     """
     with vault.transaction():
-        return case_store.purge_if_unchanged(
+        blobs = case_blobs(vault, entry.case_id)
+        purged = case_store.purge_if_unchanged(
             vault, entry.case_id, entry.bundle_id, entry.case_revision
         )
+    if purged and not vault.conn.in_transaction:
+        remove_blobs(vault, blobs)
+    return purged
 
 
 # --- relay plumbing ----------------------------------------------------------------------
@@ -407,6 +418,8 @@ def _push_relay(
                     )
         for entry in purged:
             (box / f"{entry.bundle_id}.rrb").unlink(missing_ok=True)
+        if purged:
+            remove_orphan_blobs(vault)  # the purged cases' blobs, now that no row names them
     finally:
         client.close()
 

@@ -13,6 +13,8 @@ from reprisal_report.identity.keys import create_profile_keys, public_identity
 from reprisal_report.model.states import PROFILE_ROLES, Role
 from reprisal_report.model.text import visible
 from reprisal_report.vault import profile as vault_profile
+from reprisal_report.vault.blobs import BLOBS_DIR
+from reprisal_report.vault.blobs import remove_orphans as remove_orphan_blobs
 from reprisal_report.vault.cases import record_event, utc_now
 from reprisal_report.vault.keyfile import KdfParams, read_keyfile
 from reprisal_report.vault.lock import profile_lock
@@ -141,10 +143,14 @@ def needs_something_to_destroy(home: Path) -> None:
 def panic(home: Path) -> PanicReport:
     """Destroy what can be destroyed, key material first; the report lists the rest.
 
-    A coordinator's ``evidence/`` (received bundles, age ciphertext to an identity that
-    lived only in the vault) is removed after the key step, then the profile folder.
+    A reporter's ``blobs/`` is removed with the outbox, after the key step: the blobs
+    are encrypted to a storage identity kept only in the vault, so they are unreadable
+    from the moment the wrapped vault key is destroyed. A coordinator's ``evidence/``
+    (received bundles, age ciphertext to an identity that lived only in the vault) is
+    removed after the key step, then the profile folder.
     """
-    return _remove_evidence(home, vault_profile.panic(ProfilePaths(home)))
+    report = vault_profile.panic(ProfilePaths(home), folders=(BLOBS_DIR,))
+    return _remove_evidence(home, report)
 
 
 def _remove_evidence(home: Path, report: PanicReport) -> PanicReport:
@@ -168,3 +174,13 @@ def _remove_evidence(home: Path, report: PanicReport) -> PanicReport:
         notes=notes,
         seconds=report.seconds + time.monotonic() - started,
     )
+
+
+def tidy(vault: Vault) -> None:
+    """Remove what a killed command left behind (blobs no committed row names).
+
+    Called once, where a writing command opens its vault under the profile's write
+    lock (cli/session.py ``writing_vault``): no other command can be half-way through
+    writing a blob then.
+    """
+    remove_orphan_blobs(vault)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from reprisal_report.bundle.padding import padme
 from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import InvalidInput, NotFound, OrgNotChosen, UnsafeAttachmentName
 from reprisal_report.identity import pinning
@@ -165,7 +166,10 @@ def attach_files(
     keep_metadata: bool = False,
     on_chunk: Callable[[int], None] | None = None,
 ) -> list[AttachmentRow]:
-    """Stream every file into the vault in one transaction: all of them or none."""
+    """Stream every file into its own blob (age, padded) and add their rows in one
+    transaction: all of them or none. A blob is on disk, fsynced, before the rows
+    naming it commit; a crash leaves only orphan blobs, removed at the next writing
+    open of the profile (``tidy``)."""
     row = _attachable(vault, ref)
     for path in files:
         if not path.is_file():
@@ -183,6 +187,7 @@ def attach_files(
                         prepared.stream,
                         original_sha256=prepared.original_sha256,
                         metadata=prepared.metadata,
+                        pad_to=padme,
                         on_chunk=on_chunk,
                     )
                 )
@@ -209,7 +214,13 @@ def attach_files_from_streams(
     with vault.transaction():
         stored = [
             store_attachment(
-                vault, row.id, name, stream, original_sha256=None, metadata="unchanged"
+                vault,
+                row.id,
+                name,
+                stream,
+                original_sha256=None,
+                metadata="unchanged",
+                pad_to=padme,
             )
             for name, stream in streams
         ]

@@ -165,7 +165,7 @@ def seal_case(
     for attachment in attachments:
         check_attachment_name(attachment.name)
     sources = [
-        AttachmentSource(a.name, a.size, a.sha256, functools.partial(open_attachment, vault, a.id))
+        AttachmentSource(a.name, a.size, a.sha256, functools.partial(open_attachment, vault, a))
         for a in attachments
     ]
     box = ProfilePaths(home).outbox

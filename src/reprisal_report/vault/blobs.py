@@ -1,0 +1,405 @@
+"""A reporter's attachments as age files beside the vault: ``<profile>/blobs/<random>``.
+
+Bulk bytes stay out of SQLCipher (whose per-page AES-CBC + HMAC costs several seconds
+per GiB) yet are never plaintext on disk: each blob is a binary age v1 file (pyrage,
+X25519) encrypted to this profile's **storage identity**, an age identity kept only in
+the vault's ``secrets`` table and created on first use. Whoever cannot open the vault
+cannot read a blob; destroying the vault key (``panic``) makes every blob unreadable
+before a single one is unlinked.
+
+The plaintext inside the age file is the attachment followed by zero bytes up to its
+PADMÉ bucket (``pad_to``, bundle/padding.py, given by the caller): a blob's size tells
+only its bucket. The true size and SHA-256 are in the attachment's vault row, which
+also names the blob; the name is 128 random bits, so it says nothing about the file.
+
+Writing: a temporary name in ``blobs/`` (vault.files: O_EXCL|O_NOFOLLOW, 0600),
+fsynced, renamed, the folder fsynced, and only then may the row commit. A crash leaves
+at worst a blob no row names (an orphan); :func:`remove_orphans` deletes those, and only
+a command holding the profile's write lock may call it (an ``attach`` in progress
+has blobs its uncommitted rows will name).
+
+Reading streams: :func:`open_blob` decrypts on a worker thread into a small bounded
+queue (at most ``_QUEUE_CHUNKS`` pieces of ``READ_SIZE`` in memory), so ``seal`` reads
+a blob of any size in constant memory and decryption overlaps the bundle's encryption
+on a second core. The reader returns end-of-file only after the whole age file
+authenticated and its padding was checked to be zeros.
+
+This module is the blob store's one user of pyrage's streaming API besides
+bundle/age_layer.py (which the vault layer cannot import); it guards the same traps:
+exceptions of our own streams are kept and re-raised, and the writer's errors are
+re-raised even when pyrage swallowed them on its final flush.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyrage
+
+from reprisal_report.crashpoints import crash_point
+from reprisal_report.errors import CorruptVault
+from reprisal_report.vault.files import fsync_dir, open_new, temp_name
+from reprisal_report.vault.store import Vault
+
+BLOBS_DIR = "blobs"
+STORAGE_SECRET = "storage/age-x25519"  # noqa: S105 - a row name, not a secret
+READ_SIZE = 1024 * 1024
+_QUEUE_CHUNKS = 4
+_POLL_SECONDS = 0.1
+_NAME_BYTES = 16
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    name: str
+    size: int  # the attachment's bytes (the padding excluded)
+    sha256: str
+
+
+def blob_dir(vault: Vault) -> Path:
+    """``blobs/`` beside this vault's database file."""
+    for _seq, schema, filename in vault.conn.execute("PRAGMA database_list").fetchall():
+        if schema == "main" and filename:
+            return Path(filename).parent / BLOBS_DIR
+    raise CorruptVault("this vault has no database file to keep attachments beside")
+
+
+def _identity(vault: Vault, *, create: bool) -> Any:
+    raw = vault.get_secret(STORAGE_SECRET)
+    if raw is None:
+        if not create:
+            raise CorruptVault("this profile has no storage key for its attachment files")
+        identity = pyrage.x25519.Identity.generate()
+        vault.put_secret(STORAGE_SECRET, str(identity).encode("ascii"))
+        return identity
+    try:
+        return pyrage.x25519.Identity.from_str(raw.decode("ascii"))
+    except Exception:  # pyrage raises IdentityError, ValueError ...; never echo the key
+        raise CorruptVault("the storage key for attachment files is damaged") from None
+
+
+def is_blob_name(name: str) -> bool:
+    return len(name) == 2 * _NAME_BYTES and all(c in "0123456789abcdef" for c in name)
+
+
+class _PaddedSource(io.RawIOBase):
+    """The attachment, hashed and counted as it passes, then zeros up to ``pad_to``."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        pad_to: Callable[[int], int],
+        on_chunk: Callable[[int], None] | None,
+    ) -> None:
+        super().__init__()
+        import hashlib
+
+        self._stream = stream
+        self._pad_to = pad_to
+        self._on_chunk = on_chunk
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self._padding: int | None = None  # zeros still to give, once the stream ended
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._readinto(memoryview(buffer).cast("B"))
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+
+    def _readinto(self, view: memoryview) -> int:
+        if self._padding is None:
+            chunk = self._stream.read(len(view))
+            if chunk is None:
+                raise OSError("attachment source returned no data (non-blocking stream?)")
+            if chunk:
+                n = len(chunk)
+                view[:n] = chunk
+                self.digest.update(chunk)
+                self.size += n
+                if self._on_chunk is not None:
+                    self._on_chunk(n)
+                return n
+            padded = self._pad_to(self.size)
+            if padded < self.size:
+                raise ValueError("the padding rule shrank an attachment")
+            self._padding = padded - self.size
+        n = min(len(view), self._padding)
+        view[:n] = bytes(n)
+        self._padding -= n
+        return n
+
+
+class _GuardedFile:
+    """Writes to the blob file; keeps the first error (pyrage may swallow it)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.error: BaseException | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        try:
+            written = self._handle.write(data)
+            if written is not None and written != len(data):
+                raise OSError("short write while writing an attachment file")
+        except BaseException as exc:
+            self.error = exc
+            raise
+        return len(data)
+
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except BaseException as exc:
+            self.error = self.error or exc
+            raise
+
+
+def write_blob(
+    vault: Vault,
+    stream: BinaryIO,
+    *,
+    pad_to: Callable[[int], int],
+    on_chunk: Callable[[int], None] | None = None,
+) -> StoredBlob:
+    """Encrypt ``stream`` (padded) into a new blob; the caller holds the transaction in
+    which the row naming the blob is written (and the storage key, on first use)."""
+    identity = _identity(vault, create=True)
+    folder = blob_dir(vault)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = secrets.token_hex(_NAME_BYTES)
+    final = folder / name
+    tmp = temp_name(final)
+    source = _PaddedSource(stream, pad_to, on_chunk)
+    try:
+        with open_new(tmp) as handle:
+            sink = _GuardedFile(handle)
+            try:
+                pyrage.encrypt_io(
+                    io.BufferedReader(source, READ_SIZE), sink, [identity.to_public()]
+                )
+            except Exception as exc:
+                for error in (source.error, sink.error):
+                    if error is not None:
+                        raise error from None
+                raise OSError("attachment file encryption failed") from exc
+            for error in (source.error, sink.error):
+                if error is not None:
+                    raise error
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(folder)
+    crash_point("attach.after-blob")
+    return StoredBlob(name, source.size, source.digest.hexdigest())
+
+
+# --- reading ---------------------------------------------------------------------------
+
+_END = object()
+
+
+class _Stopped(Exception):
+    """The reader was closed early; ends the worker thread's decryption."""
+
+
+def _damaged(what: str) -> CorruptVault:
+    return CorruptVault(
+        f"the stored file of {what} is damaged",
+        hint="restore the profile folder (vault.db, keyfile.json and blobs/) from one backup",
+    )
+
+
+class _QueueSink:
+    """The worker's plaintext writer: gathers pyrage's small writes into pieces of
+    ``READ_SIZE`` and hands each to the reader (one lock round trip per piece, not per
+    write), blocking while the queue is full; stops when the reader is closed."""
+
+    def __init__(self, reader: _BlobReader) -> None:
+        self._reader = reader
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self._pending += data
+        if len(self._pending) >= READ_SIZE:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            piece, self._pending = bytes(self._pending), bytearray()
+            self._reader.offer(piece)
+
+
+class _BlobReader(io.RawIOBase):
+    """The first ``size`` plaintext bytes of a blob; EOF once the rest is verified."""
+
+    def __init__(self, handle: BinaryIO, identity: Any, size: int, what: str) -> None:
+        super().__init__()
+        self._handle = handle
+        self._what = what
+        self._remaining = size
+        self._chunk = memoryview(b"")
+        self._offset = 0
+        self._finished = False
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._decrypt, args=(identity,), name="blob-decrypt", daemon=True
+        )
+        self._thread.start()
+
+    # worker side
+    def offer(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def _decrypt(self, identity: Any) -> None:
+        outcome: object = _END
+        sink = _QueueSink(self)
+        try:
+            pyrage.decrypt_io(self._handle, sink, [identity])
+            sink.flush()
+        except BaseException as exc:  # handed to the reading thread, which raises
+            outcome = exc
+        with contextlib.suppress(_Stopped):
+            self.offer(outcome)
+
+    # reader side
+    def _next(self) -> bytes | None:
+        item = self._queue.get()
+        if item is _END:
+            self._finished = True
+            return None
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise _damaged(self._what) from None
+        if not isinstance(item, bytes):
+            raise TypeError("unexpected item from the decrypting thread")
+        return item
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._remaining == 0:
+            self._verify_rest()
+            return 0
+        while self._offset >= len(self._chunk):
+            chunk = self._next()
+            if chunk is None:
+                raise _damaged(self._what)  # shorter than its recorded size
+            self._chunk, self._offset = memoryview(chunk), 0
+        n = min(len(view), len(self._chunk) - self._offset, self._remaining)
+        view[:n] = self._chunk[self._offset : self._offset + n]
+        self._offset += n
+        self._remaining -= n
+        return n
+
+    def _verify_rest(self) -> None:
+        """Read to the end of the age file: only zeros may follow the attachment."""
+        tail = bytes(self._chunk[self._offset :])
+        while True:
+            if tail.count(0) != len(tail):
+                raise _damaged(self._what)
+            if self._finished:
+                break
+            nxt = self._next()
+            if nxt is None:
+                break
+            tail = nxt
+        self._chunk, self._offset = memoryview(b""), 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            self._thread.join()
+            self._handle.close()
+        super().close()
+
+
+def open_blob(vault: Vault, name: str, size: int, what: str) -> BinaryIO:
+    """A stream of the attachment stored in blob ``name`` (``size`` bytes); ``what``
+    names it in errors. Close it when done (it owns a decrypting thread)."""
+    identity = _identity(vault, create=False)
+    if not is_blob_name(name):
+        raise _damaged(what)
+    path = blob_dir(vault) / name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise CorruptVault(
+            f"the stored file of {what} is missing",
+            hint="restore the profile folder (vault.db, keyfile.json and blobs/) from one backup",
+        ) from None
+    except OSError:
+        raise _damaged(what) from None
+    handle = os.fdopen(fd, "rb", buffering=READ_SIZE)
+    return io.BufferedReader(_BlobReader(handle, identity, size, what), READ_SIZE)
+
+
+# --- housekeeping ----------------------------------------------------------------------
+
+
+def referenced(vault: Vault) -> set[str]:
+    rows = vault.conn.execute("SELECT blob FROM attachments WHERE blob IS NOT NULL")
+    return {str(r[0]) for r in rows.fetchall()}
+
+
+def remove_blobs(vault: Vault, names: Iterable[str]) -> None:
+    """Unlink the given blobs (after the rows naming them were deleted and committed)."""
+    folder = blob_dir(vault)
+    removed = False
+    for name in names:
+        if is_blob_name(name):
+            with contextlib.suppress(FileNotFoundError):
+                (folder / name).unlink()
+                removed = True
+    if removed:
+        fsync_dir(folder)
+
+
+def remove_orphans(vault: Vault) -> list[str]:
+    """Delete what no committed row names: blobs and temporary files a killed command
+    left in ``blobs/``. Only under the profile's write lock. Returns the names removed."""
+    folder = blob_dir(vault)
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    keep = referenced(vault)
+    gone: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name in keep or entry.is_dir():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+            gone.append(entry.name)
+    if gone:
+        fsync_dir(folder)
+    return gone
