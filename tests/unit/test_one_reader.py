@@ -128,16 +128,9 @@ ALLOWED: dict[tuple[str, str], str] = {
         "and signatures are then checked again by protocol.receipts"
     ),
     # --- time --------------------------------------------------------------------------
-    ("vault/cases.py", CLOCK): (
-        "TODO(structure helper): move to clock.py (case timestamps from clock.now())"
-    ),
     ("bundle/manifest.py", TIME_PARSE): (
         "validates the manifest's own 'created' field, a bundle time rather than a card "
         "time, in the format docs/bundle-format.md fixes for it"
-    ),
-    ("workflows/sealing.py", TIME_PARSE): (
-        "TODO(structure helper): move to identity/encoding.py (parse_time for the org "
-        "card's expiry)"
     ),
 }
 

@@ -6,9 +6,9 @@ import base64
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from reprisal_report import clock
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.model.canonical import canonical_json
 from reprisal_report.model.states import CaseState
@@ -18,7 +18,7 @@ MIN_PREFIX = 6
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_case_id() -> str:

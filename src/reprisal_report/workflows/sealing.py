@@ -9,7 +9,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +25,7 @@ from reprisal_report.errors import (
     ReportError,
     VerificationError,
 )
+from reprisal_report.identity import encoding as enc
 from reprisal_report.identity import pinning
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.model.states import CaseState, OutboxState
@@ -107,7 +108,7 @@ def sealing_size(vault: Vault, rows: list[CaseRow]) -> int:
 
 def _check_membership(vault: Vault, org: pinning.PinnedOrg, now: datetime) -> None:
     card = org.signed.card
-    expires = datetime.strptime(card.expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    expires = enc.parse_time(card.expires)
     if expires <= now:
         raise CardExpired(
             f"the card of org {card.name} expired at {card.expires}; nothing was sealed",
