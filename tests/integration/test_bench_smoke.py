@@ -46,8 +46,12 @@ def test_startup_and_panic(tmp_path: Path) -> None:
     assert "whole panic, " in out
 
 
-@pytest.mark.skipif(shutil.which("age") is None, reason="needs the stock age binary")
 def test_bundle_stream(tmp_path: Path) -> None:
+    if shutil.which("age") is None:
+        # CI installs the stock tools (.ci/run); there a missing one is a failure.
+        if os.environ.get("CI") == "true":
+            pytest.fail("the stock age binary is not installed")
+        pytest.skip("needs the stock age binary")
     out = run_bench("stream", tmp_path)
     rows = table(out)
     for measure in ("attach / age -r", "seal / age -r", "import / age -d -o FILE"):
