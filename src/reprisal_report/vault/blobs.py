@@ -67,10 +67,7 @@ class StoredBlob:
 
 def blob_dir(vault: Vault) -> Path:
     """``blobs/`` beside this vault's database file."""
-    for _seq, schema, filename in vault.conn.execute("PRAGMA database_list").fetchall():
-        if schema == "main" and filename:
-            return Path(filename).parent / BLOBS_DIR
-    raise CorruptVault("this vault has no database file to keep attachments beside")
+    return vault.directory() / BLOBS_DIR
 
 
 def _identity(vault: Vault, *, create: bool) -> Any:

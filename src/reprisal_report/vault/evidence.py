@@ -45,20 +45,12 @@ READ_CHUNK = 1024 * 1024
 _swept: weakref.WeakSet[Vault] = weakref.WeakSet()
 
 
-def profile_home(vault: Vault) -> Path:
-    """The folder of the vault's database file (the profile directory)."""
-    for row in vault.conn.execute("PRAGMA database_list").fetchall():
-        if row[1] == "main" and row[2]:
-            return Path(str(row[2])).parent
-    raise FileNotFoundError("the vault has no database file")
-
-
 def folder_of(home: Path) -> Path:
     return home / FOLDER_NAME
 
 
 def folder(vault: Vault) -> Path:
-    return folder_of(profile_home(vault))
+    return folder_of(vault.directory())
 
 
 def file_name(sha256: str) -> str:
@@ -204,43 +196,3 @@ def remove_orphans(vault: Vault) -> list[str]:
     if removed:
         fsync_dir(where)
     return removed
-
-
-def destroy(home: Path) -> tuple[list[str], list[tuple[str, str]]]:
-    """Remove the evidence folder (panic, after the key material is gone): the names
-    removed and (name, reason) for what could not be. Links are removed, never followed.
-    """
-    where = folder_of(home)
-    removed: list[str] = []
-    failed: list[tuple[str, str]] = []
-    try:
-        info = where.lstat()
-    except FileNotFoundError:
-        return removed, failed
-    entries: list[Path] = []
-    if stat.S_ISDIR(info.st_mode):
-        try:
-            entries = sorted(where.iterdir())
-        except OSError as exc:
-            failed.append((FOLDER_NAME, _reason(exc)))
-    for entry in [*entries, where]:
-        name = entry.relative_to(home).as_posix()
-        try:
-            if entry.is_dir() and not entry.is_symlink():
-                entry.rmdir()
-            else:
-                entry.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            failed.append((name, _reason(exc)))
-            continue
-        removed.append(name)
-    with contextlib.suppress(OSError):
-        fsync_dir(home)
-    return removed, failed
-
-
-def _reason(exc: OSError) -> str:
-    text = exc.strerror or type(exc).__name__
-    return text[:1].lower() + text[1:]

@@ -195,8 +195,8 @@ def panic(paths: ProfilePaths, folders: tuple[str, ...] = ()) -> PanicReport:
     read or overwritten, so the key is gone in the same time whatever the vault's size.
 
     ``folders`` names the profile's folders of bulk ciphertext besides ``outbox``
-    (a reporter's ``blobs/``): unreadable once the key is gone, then emptied and removed
-    like the outbox.
+    (a reporter's ``blobs/``, a coordinator's ``evidence/``): unreadable once the key
+    is gone, then emptied and removed like the outbox.
     """
     start = time.monotonic()
     if not paths.exists():

@@ -72,6 +72,14 @@ class Vault:
             raise _corrupt() from exc
         return vault
 
+    def directory(self) -> Path:
+        """The profile directory: the folder of this vault's database file, beside which
+        the bulk ciphertext (``blobs/``, ``evidence/``) lives."""
+        for _seq, schema, filename in self.conn.execute("PRAGMA database_list").fetchall():
+            if schema == "main" and filename:
+                return Path(str(filename)).parent
+        raise CorruptVault("this vault has no database file to keep its files beside")
+
     def close(self) -> None:
         self.conn.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,37 +142,14 @@ def needs_something_to_destroy(home: Path) -> None:
 def panic(home: Path) -> PanicReport:
     """Destroy what can be destroyed, key material first; the report lists the rest.
 
-    A reporter's ``blobs/`` is removed with the outbox, after the key step: the blobs
-    are encrypted to a storage identity kept only in the vault, so they are unreadable
-    from the moment the wrapped vault key is destroyed. A coordinator's ``evidence/``
-    (received bundles, age ciphertext to an identity that lived only in the vault) is
-    removed after the key step, then the profile folder.
+    A reporter's ``blobs/`` and a coordinator's ``evidence/`` are removed with the
+    outbox, after the key step: blobs are encrypted to a storage identity, received
+    bundles to the coordinator's age identity, both kept only in the vault, so they are
+    unreadable from the moment the wrapped vault key is destroyed.
     """
-    report = vault_profile.panic(ProfilePaths(home), folders=(BLOBS_DIR,))
-    return _remove_evidence(home, report)
-
-
-def _remove_evidence(home: Path, report: PanicReport) -> PanicReport:
-    import dataclasses
-    import time
-
     from reprisal_report.vault import evidence
 
-    if not os.path.lexists(evidence.folder_of(home)):
-        return report
-    started = time.monotonic()
-    removed, failed = evidence.destroy(home)
-    notes = report.notes
-    with contextlib.suppress(OSError):
-        home.rmdir()  # it was kept only because the evidence folder was still in it
-        notes = [n for n in notes if not n.startswith(f"{home} was kept")]
-    return dataclasses.replace(
-        report,
-        removed=[*report.removed, *removed],
-        failed=[*report.failed, *failed],
-        notes=notes,
-        seconds=report.seconds + time.monotonic() - started,
-    )
+    return vault_profile.panic(ProfilePaths(home), folders=(BLOBS_DIR, evidence.FOLDER_NAME))
 
 
 def tidy(vault: Vault) -> None:
