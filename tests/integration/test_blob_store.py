@@ -24,7 +24,7 @@ from reprisal_report.vault.attachments import list_attachments, open_attachment
 from reprisal_report.vault.blobs import STORAGE_SECRET
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli, run_subprocess
-from tests.integration.enrolment import enroll_args
+from tests.integration.enrolment import found_org
 from tests.integration.test_sync_cli import World, world  # noqa: F401 (fixture)
 
 ERR = "reprisal-report: error: "
@@ -157,15 +157,7 @@ class Org:
 def make_org(make_cli: Callable[[str], Cli], tmp_path: Path, reporter: Cli) -> Org:
     coordinator = make_cli("coord")
     coordinator.ok("init", "--role", "coordinator")
-    fpr = json.loads(coordinator.ok("org", "create", "--name", "Org B", "--json").stdout)[
-        "root_fingerprint"
-    ]
-    card = tmp_path / "rep.id.json"
-    reporter.ok("id", "card", "--out", str(card))
-    coordinator.ok("org", "enroll", *enroll_args(card))
-    org_card = tmp_path / "org.json"
-    coordinator.ok("org", "card", "--out", str(org_card))
-    reporter.ok("org", "join", str(org_card), "--fingerprint", fpr)
+    found_org(coordinator, [reporter], tmp_path, "Org B")
     return Org(coordinator, reporter, tmp_path)
 
 

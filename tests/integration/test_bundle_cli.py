@@ -27,7 +27,7 @@ from reprisal_report.identity.keys import signing_key
 from reprisal_report.workflows import inbox
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
-from tests.integration.enrolment import enroll_args
+from tests.integration.enrolment import enroll_args, found_org
 
 ERR = "reprisal-report: error: "
 TABLES = ("inbox_bundles", "inbox_attachments", "inbox_chunks", "triage", "custody_events")
@@ -75,15 +75,7 @@ def setup_fixture(make_cli: Callable[[str], Cli], tmp_path: Path) -> Setup:
     coordinator, reporter = make_cli("coord"), make_cli("rep")
     coordinator.ok("init", "--role", "coordinator")
     reporter.ok("init", "--role", "reporter")
-    fpr = json.loads(coordinator.ok("org", "create", "--name", "Org A", "--json").stdout)[
-        "root_fingerprint"
-    ]
-    card = tmp_path / "rep.id.json"
-    reporter.ok("id", "card", "--out", str(card))
-    coordinator.ok("org", "enroll", *enroll_args(card))
-    org_card = tmp_path / "org.json"
-    coordinator.ok("org", "card", "--out", str(org_card))
-    reporter.ok("org", "join", str(org_card), "--fingerprint", fpr)
+    fpr = found_org(coordinator, [reporter], tmp_path, "Org A")
     case_id = reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
     files = []
     for name, size in (("statement.txt", 1000), ("recording.bin", 300_000)):

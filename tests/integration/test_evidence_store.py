@@ -26,7 +26,7 @@ from reprisal_report.crashpoints import CRASH_ENV, POINTS
 from reprisal_report.vault.migrations import MIGRATIONS
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli, run_subprocess
-from tests.integration.enrolment import enroll_args
+from tests.integration.enrolment import found_org
 from tests.integration.test_bundle_cli import Setup, setup_fixture  # noqa: F401
 from tests.integration.test_sync_cli import World, world  # noqa: F401
 
@@ -213,16 +213,7 @@ def test_evidence_export_is_imported_by_a_second_coordinator(
     first, second, reporter = make_cli("coordA"), make_cli("coordB"), make_cli("rep")
     for cli, role in ((first, "coordinator"), (second, "coordinator"), (reporter, "reporter")):
         cli.ok("init", "--role", role)
-    fpr = json.loads(first.ok("org", "create", "--name", "Org", "--json").stdout)[
-        "root_fingerprint"
-    ]
-    for cli, name in ((second, "b.id"), (reporter, "rep.id")):
-        cli.ok("id", "card", "--out", str(tmp_path / name))
-        first.ok("org", "enroll", *enroll_args(tmp_path / name))
-    card = tmp_path / "org.json"
-    first.ok("org", "card", "--out", str(card))
-    for cli in (second, reporter):
-        cli.ok("org", "join", str(card), "--fingerprint", fpr)
+    found_org(first, [second, reporter], tmp_path, "Org")
     case_id = reporter.ok("case", "new", "--from", str(EXAMPLE_CASE)).stdout.strip()
     photo = tmp_path / "photo.bin"
     photo.write_bytes(os.urandom(70_000))
