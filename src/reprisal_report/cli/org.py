@@ -235,7 +235,9 @@ def enroll(
         info(f"  role:        {preview.role}")
         info(f"  label:       {preview.label}")
         info("compare the fingerprint with the member, in person or by voice")
-        if not typer.confirm(f"Enrol this key as a {preview.role}?", default=False, err=True):
+        article = "an" if preview.role.startswith(("a", "e", "i", "o", "u")) else "a"
+        question = f"Enrol this key as {article} {preview.role}?"
+        if not typer.confirm(question, default=False, err=True):
             raise Aborted("not enrolled; nothing was changed")
         role, fingerprint = preview.role, preview.fingerprint
     with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
