@@ -30,7 +30,14 @@ from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
 from tests.integration.enrolment import enroll_args, found_org
 
 ERR = "reprisal-report: error: "
-TABLES = ("inbox_bundles", "inbox_attachments", "inbox_chunks", "triage", "custody_events")
+TABLES = (
+    "inbox_bundles",
+    "inbox_attachments",
+    "inbox_chunks",
+    "triage_cases",
+    "triage_verifications",
+    "custody_events",
+)
 
 
 @dataclass
@@ -109,7 +116,7 @@ def test_seal_import_round_trip(setup: Setup) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["imported"] == 1
     listed = json.loads(setup.coordinator.ok("triage", "list", "--json").stdout)
-    assert [(c["id"], c["status"]) for c in listed] == [(setup.case_id, "new")]
+    assert [(c["id"], c["status"]) for c in listed] == [(setup.case_id, "received")]
     detail = json.loads(setup.coordinator.ok("triage", "show", setup.case_id, "--json").stdout)
     assert detail["title"] == shown["title"] and detail["victims"] == shown["victims"]
     assert {a["sha256"] for a in detail["attachments"]} == {

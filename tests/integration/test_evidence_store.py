@@ -33,7 +33,14 @@ from tests.integration.test_sync_cli import World, world  # noqa: F401
 ERR = "reprisal-report: error: "
 NO_ORIGINAL = "no original bundle retained (imported before the evidence store)"
 OLD_VAULTS = Path(__file__).resolve().parents[1] / "data" / "old-vaults"
-TABLES = ("inbox_bundles", "inbox_attachments", "inbox_chunks", "triage", "custody_events")
+TABLES = (
+    "inbox_bundles",
+    "inbox_attachments",
+    "inbox_chunks",
+    "triage_cases",
+    "triage_verifications",
+    "custody_events",
+)
 
 
 def sha256(path: Path) -> str:

@@ -20,6 +20,8 @@ def _check_values(table: str) -> set[str]:
     """The values the CHECK constraint on ``<table>.state`` allows, from the migrations."""
     for script in MIGRATIONS:
         for statement in script:
+            if not isinstance(statement, str):
+                continue
             if not re.match(rf"\s*CREATE TABLE {table} \(", statement):
                 continue
             found = re.search(r"state TEXT NOT NULL CHECK \(state IN \(([^)]*)\)\)", statement)

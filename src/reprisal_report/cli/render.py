@@ -111,3 +111,17 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
     for row in rows:
         table.add_row(*(plain(cell) for cell in row))
     console().print(table)
+
+
+def print_bars(labels: Sequence[str], counts: Sequence[int], width: int = 40) -> None:
+    """A bar per label, scaled to the largest count; labels are plain text."""
+    from rich.table import Table
+
+    from reprisal_report.cli.output import console
+
+    top = max(counts, default=0)
+    table = Table(show_header=False, box=None)
+    for label, count in zip(labels, counts, strict=True):
+        bar = "#" * (round(width * count / top) if top else 0)
+        table.add_row(plain(label), plain(bar or "."), plain(count))
+    console().print(table)

@@ -19,10 +19,18 @@ triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_i
 def _table(rows: Sequence[Mapping[str, object]]) -> None:
     from reprisal_report.cli.render import print_table
 
+    def flags(row: Mapping[str, object]) -> str:
+        marks = []
+        if row.get("possible_duplicate"):
+            marks.append("dup?")
+        if row.get("follow_up"):
+            marks.append("follow-up")
+        return " ".join(marks)
+
     keys = ("id", "status", "title", "country", "incident_date", "risk", "consent")
     print_table(
-        ("id", "status", "title", "country", "date", "risk", "consent"),
-        ([r.get(k) or "" for k in keys] for r in rows),
+        ("id", "status", "title", "country", "date", "risk", "consent", "flags"),
+        ([*(r.get(k) or "" for k in keys), flags(r)] for r in rows),
     )
 
 
@@ -30,23 +38,82 @@ def _table(rows: Sequence[Mapping[str, object]]) -> None:
 def list_(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
-    country: Annotated[str | None, typer.Option("--country", help="Only this country.")] = None,
+    country: Annotated[
+        str | None, typer.Option("--country", help="Only this country (ISO 3166 code).")
+    ] = None,
     risk: Annotated[str | None, typer.Option("--risk", help="Only this risk level.")] = None,
+    consent: Annotated[
+        str | None, typer.Option("--consent", help="Only this consent level.")
+    ] = None,
+    act: Annotated[str | None, typer.Option("--act", help="Only cases with this act.")] = None,
+    mechanism: Annotated[
+        str | None, typer.Option("--mechanism", help="Only cases with this UN mechanism.")
+    ] = None,
+    incident_from: Annotated[
+        str | None,
+        typer.Option("--incident-from", help="Incident on or after DATE (YYYY[-MM[-DD]])."),
+    ] = None,
+    incident_to: Annotated[
+        str | None, typer.Option("--incident-to", help="Incident on or before DATE.")
+    ] = None,
+    received_from: Annotated[
+        str | None, typer.Option("--received-from", help="First received on or after DATE.")
+    ] = None,
+    received_to: Annotated[
+        str | None, typer.Option("--received-to", help="First received on or before DATE.")
+    ] = None,
+    duplicates: Annotated[
+        bool, typer.Option("--duplicates", help="Only cases flagged as possible duplicates.")
+    ] = False,
+    follow_ups: Annotated[
+        bool, typer.Option("--follow-ups", help="Only cases linked as a follow-up of another.")
+    ] = False,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort",
+            help="Sort by received, updated, incident, country, status, risk, title or id; "
+            "a leading - sorts descending (e.g. --sort=-incident).",
+        ),
+    ] = "received",
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N cases.")] = None,
+    offset: Annotated[int, typer.Option("--offset", help="Skip the first N cases.")] = 0,
     home: HomeOpt = None,
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List received cases (the latest bundle of each)."""
+    """List received cases, filtered and sorted."""
     from reprisal_report.workflows import triage
 
+    request = triage.ListRequest(
+        status=status,
+        country=country,
+        risk=risk,
+        consent=consent,
+        act=act,
+        mechanism=mechanism,
+        incident_from=incident_from,
+        incident_to=incident_to,
+        received_from=received_from,
+        received_to=received_to,
+        duplicates=duplicates,
+        follow_ups=follow_ups,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
     with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
-        rows = triage.list_cases(vault, status=status, country=country, risk=risk)
+        page = triage.list_cases(vault, request)
     if json_out:
-        emit_json(rows)
-    elif rows:
-        _table(rows)
-    else:
+        emit_json(page.cases)
+        return
+    if page.cases:
+        _table(page.cases)
+    if page.total == 0:
         info("no received cases match")
+    elif len(page.cases) < page.total:
+        first = page.offset + 1 if page.cases else page.offset
+        info(f"cases {first}-{page.offset + len(page.cases)} of {page.total}")
 
 
 @triage_app.command("show")
@@ -57,7 +124,7 @@ def show(
     passphrase_file: PassFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show a received case with its attachments and bundle history."""
+    """Show a received case: record, triage history, notes, links, duplicates, bundles."""
     from reprisal_report.workflows import triage
 
     with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
@@ -68,6 +135,135 @@ def show(
     from reprisal_report.cli.render import print_case
 
     print_case(doc)
+
+
+@triage_app.command("set")
+def set_(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="New status: received > under_review > verified > submitted_to_un > "
+            "closed, or rejected.",
+        ),
+    ] = None,
+    risk: Annotated[str | None, typer.Option("--risk", help="Reassess the risk.")] = None,
+    consent: Annotated[str | None, typer.Option("--consent", help="Reassess the consent.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Add a note (TEXT).")] = None,
+    note_file: Annotated[
+        Path | None, typer.Option("--note-file", help="Add a note read from a UTF-8 file.")
+    ] = None,
+    edit_note: Annotated[
+        int | None,
+        typer.Option("--edit-note", help="Replace note N with the --note / --note-file text."),
+    ] = None,
+    delete_note: Annotated[int | None, typer.Option("--delete-note", help="Delete note N.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="Why (kept in the history; needed when protection is lowered)."
+        ),
+    ] = None,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move a case along the workflow, reassess risk and consent, add or edit notes."""
+    from reprisal_report.errors import InvalidInput
+    from reprisal_report.workflows import triage
+
+    if note is not None and note_file is not None:
+        raise InvalidInput("give --note or --note-file, not both")
+    if note_file is not None:
+        note = triage.read_note_file(note_file)
+    change = triage.Change(
+        status=status,
+        risk=risk,
+        consent=consent,
+        note=note,
+        reason=reason,
+        edit_note=edit_note,
+        delete_note=delete_note,
+    )
+    if change == triage.Change(reason=reason):
+        raise InvalidInput(
+            "nothing to change; give --status, --risk, --consent, --note or --delete-note"
+        )
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        changed = triage.set_case(vault, case_id, change)
+    if json_out:
+        emit_json({"id": case_id, "changed": changed})
+    elif changed:
+        info(f"changed: {', '.join(changed)}")
+    else:
+        info("nothing changed (the values were already set)")
+
+
+@triage_app.command("link")
+def link(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(metavar="ID", help="Case id (or a unique prefix).")],
+    to: Annotated[str, typer.Option("--to", help="The other case.")],
+    kind: Annotated[
+        str, typer.Option("--as", help="follow_up, duplicate or related (ID is a ... of OTHER).")
+    ],
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Relate two cases: ID is a follow-up of, a duplicate of, or related to OTHER."""
+    from reprisal_report.workflows import triage
+
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        replaced = triage.link_cases(vault, case_id, to, kind)
+    if json_out:
+        emit_json({"id": case_id, "to": to, "as": kind, "replaced": replaced})
+    elif replaced is not None and replaced != kind:
+        info(f"linked (replacing the earlier {replaced} link)")
+    else:
+        info("linked")
+
+
+@triage_app.command("stats")
+def stats(
+    ctx: typer.Context,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Comma-separated: country, act, mechanism, year, status, risk."),
+    ] = "country",
+    chart: Annotated[bool, typer.Option("--chart", help="Draw bars in the terminal.")] = False,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Count received cases by country, act, mechanism, year, status or risk."""
+    from reprisal_report.workflows import triage
+
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        result = triage.stats(vault, by.split(","))
+    if json_out:
+        emit_json(
+            {"by": result.by, "unit": result.unit, "rows": result.rows, "total": result.total}
+        )
+        return
+    from reprisal_report.cli.render import print_bars, print_table
+
+    if chart:
+        print_bars(
+            [" / ".join(str(r[d]) for d in result.by) for r in result.rows],
+            [int(str(r["count"])) for r in result.rows],
+        )
+    else:
+        print_table(
+            (*result.by, "count"),
+            [
+                *([*(r[d] for d in result.by), r["count"]] for r in result.rows),
+                ["total", *([""] * (len(result.by) - 1)), result.total],
+            ],
+        )
+    info(f"counting unit: one {result.unit}; total {result.total} = the sum of the rows")
 
 
 PurposeOpt = Annotated[

@@ -66,11 +66,19 @@ _COLUMNS = (
 )
 
 
-def record_event(vault: Vault, case_id: str | None, action: str, detail: dict[str, Any]) -> None:
-    """Append a custody event (the audit issue chains and signs these)."""
+def record_event(
+    vault: Vault,
+    case_id: str | None,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    actor: str | None = None,
+) -> None:
+    """Append a custody event (the audit issue chains and signs these); ``actor`` is the
+    key id of the profile that acted, where the action names one."""
     vault.conn.execute(
-        "INSERT INTO custody_events(case_id, action, at, detail) VALUES (?, ?, ?, ?)",
-        (case_id, action, utc_now(), canonical_json(detail).decode("utf-8")),
+        "INSERT INTO custody_events(case_id, action, at, detail, actor) VALUES (?, ?, ?, ?, ?)",
+        (case_id, action, utc_now(), canonical_json(detail).decode("utf-8"), actor),
     )
 
 

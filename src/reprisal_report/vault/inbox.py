@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from reprisal_report.vault.cases import new_case_id, utc_now
+from reprisal_report.vault.cases import new_case_id
 from reprisal_report.vault.store import Vault
 
 
@@ -94,11 +94,11 @@ def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
             bundle.received_at,
         ),
     )
-    vault.conn.execute(
-        "INSERT INTO triage(case_id, status, updated_at) VALUES (?, 'new', ?) "
-        "ON CONFLICT(case_id) DO UPDATE SET status = 'updated', updated_at = excluded.updated_at",
-        (bundle.case_id, utc_now()),
-    )
+    # The case's triage row follows its latest bundle (imported here: the triage
+    # module reads bundles through this one).
+    from reprisal_report.vault import triage
+
+    triage.on_bundle(vault, bundle.case_id, verified=(bundle.bundle_id, bundle.org_id))
 
 
 def chain_order(bundles: list[InboxBundle]) -> list[InboxBundle]:
@@ -192,22 +192,6 @@ def latest_bundles(vault: Vault) -> list[InboxBundle]:
         "SELECT case_id FROM inbox_bundles GROUP BY case_id ORDER BY min(rowid)"
     ).fetchall()
     return [bundles_for_case(vault, str(r[0]))[-1] for r in rows]
-
-
-def triage_row(vault: Vault, case_id: str) -> dict[str, Any]:
-    row = vault.conn.execute(
-        "SELECT status, risk, consent, note, updated_at FROM triage WHERE case_id = ?",
-        (case_id,),
-    ).fetchone()
-    if row is None:
-        return {"status": "new", "risk": None, "consent": None, "note": None}
-    return {
-        "status": row[0],
-        "risk": row[1],
-        "consent": row[2],
-        "note": row[3],
-        "updated_at": row[4],
-    }
 
 
 def add_attachment(

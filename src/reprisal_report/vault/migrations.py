@@ -1,11 +1,26 @@
 """Numbered schema migrations; the index in MIGRATIONS + 1 is the schema version.
 
-Never edit a released migration: append a new one.
+Never edit a released migration: append a new one. A step is an SQL statement, or a
+function given the connection (a backfill that needs Python, e.g. parsing records); each
+migration runs in one transaction with its version row.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[list[str]] = [
+from collections.abc import Callable
+from typing import Any
+
+Step = str | Callable[[Any], None]
+
+
+def _backfill_triage(conn: Any) -> None:
+    # Imported here: the triage index module builds on the store, which imports this list.
+    from reprisal_report.vault import triage
+
+    triage.backfill(conn)
+
+
+MIGRATIONS: list[list[Step]] = [
     # 1: profile metadata, secrets, cases, attachments, custody events.
     [
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
@@ -127,5 +142,100 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE inbox_bundles ADD COLUMN evidence_file TEXT",
         "ALTER TABLE inbox_bundles ADD COLUMN evidence_size INTEGER",
         "ALTER TABLE inbox_attachments ADD COLUMN data_offset INTEGER",
+    ],
+    # 6: the coordinator's triage workflow. One row per received case with the fields
+    # that lists, filters and statistics read (from the latest bundle, so nothing parses
+    # JSON per query); the reporter's risk and consent beside the current assessment;
+    # every change as history; notes; links between cases; possible duplicates found at
+    # import. Custody events gain their actor. The old one-row `triage` table is folded
+    # in ('new' and 'updated' become 'received') and dropped.
+    [
+        "ALTER TABLE custody_events ADD COLUMN actor TEXT",
+        """CREATE TABLE triage_cases (
+            case_id TEXT PRIMARY KEY,
+            latest_bundle_id TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            country TEXT NOT NULL DEFAULT '',
+            incident_date TEXT NOT NULL DEFAULT '',
+            incident_start TEXT NOT NULL DEFAULT '',
+            incident_end TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('received', 'under_review', 'verified',
+                'submitted_to_un', 'closed', 'rejected')),
+            reporter_risk TEXT NOT NULL DEFAULT '',
+            reporter_consent TEXT NOT NULL DEFAULT '',
+            risk TEXT NOT NULL DEFAULT '',
+            consent TEXT NOT NULL DEFAULT '',
+            first_received_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            bundle_count INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX triage_cases_status ON triage_cases(status, first_received_at)",
+        "CREATE INDEX triage_cases_country ON triage_cases(country, incident_start)",
+        "CREATE INDEX triage_cases_incident ON triage_cases(incident_start)",
+        "CREATE INDEX triage_cases_received ON triage_cases(first_received_at)",
+        "CREATE INDEX triage_cases_risk ON triage_cases(risk)",
+        "CREATE INDEX triage_cases_consent ON triage_cases(consent)",
+        """CREATE TABLE triage_acts (
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            act TEXT NOT NULL,
+            PRIMARY KEY (case_id, act)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX triage_acts_act ON triage_acts(act, case_id)",
+        """CREATE TABLE triage_mechanisms (
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            mechanism TEXT NOT NULL,
+            PRIMARY KEY (case_id, mechanism)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX triage_mechanisms_mechanism ON triage_mechanisms(mechanism, case_id)",
+        """CREATE TABLE triage_victim_keys (
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            PRIMARY KEY (case_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX triage_victim_keys_key ON triage_victim_keys(key, case_id)",
+        """CREATE TABLE triage_history (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            field TEXT NOT NULL CHECK (field IN ('status', 'risk', 'consent')),
+            old TEXT,
+            new TEXT NOT NULL,
+            reason TEXT
+        )""",
+        "CREATE INDEX triage_history_case ON triage_history(case_id, seq)",
+        """CREATE TABLE triage_notes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            text TEXT NOT NULL
+        )""",
+        "CREATE INDEX triage_notes_case ON triage_notes(case_id, seq)",
+        """CREATE TABLE triage_links (
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            other_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('follow_up', 'duplicate', 'related')),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            PRIMARY KEY (case_id, other_id),
+            CHECK (case_id <> other_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX triage_links_other ON triage_links(other_id, case_id)",
+        """CREATE TABLE triage_duplicates (
+            case_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            other_id TEXT NOT NULL REFERENCES triage_cases(case_id) ON DELETE CASCADE,
+            reason TEXT NOT NULL CHECK (reason IN ('victim', 'incident')),
+            PRIMARY KEY (case_id, other_id, reason),
+            CHECK (case_id <> other_id)
+        ) WITHOUT ROWID""",
+        # Which version of the org card a bundle was verified against at import.
+        """CREATE TABLE triage_verifications (
+            bundle_id TEXT PRIMARY KEY REFERENCES inbox_bundles(bundle_id) ON DELETE CASCADE,
+            card_version INTEGER NOT NULL
+        )""",
+        _backfill_triage,
+        "DROP TABLE triage",
     ],
 ]

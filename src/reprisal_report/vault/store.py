@@ -140,8 +140,11 @@ class Vault:
             )
         for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
             with self.transaction() as conn:
-                for statement in script:
-                    conn.execute(statement)
+                for step in script:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 conn.execute(
                     "INSERT INTO schema_version(version, applied_at) "
                     "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",

@@ -106,7 +106,7 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> dict[str, ob
             say(f"carried {pushed.done} bundle(s) to the USB stick folder")
         with profile.open_profile(c_home, coord_pass) as c:
             pulled = delivery.pull(c, str(usb))
-            rows = triage.list_cases(c, status=None, country=None, risk=None)
+            rows = triage.list_cases(c).cases
         say(
             f"coordinator verified and imported {pulled.done} bundle(s); triage lists "
             f"{len(rows)} case(s): {rows[0]['title']!r}"

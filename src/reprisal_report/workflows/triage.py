@@ -8,108 +8,445 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypedDict
 
 from reprisal_report import clock
 from reprisal_report.bundle.container import AttachmentHeader
+from reprisal_report.bundle.manifest import parse_manifest
 from reprisal_report.bundle.opening import open_bundle
-from reprisal_report.errors import BundleTampered, InvalidInput, NotFound, UnknownOrg
+from reprisal_report.errors import (
+    BundleTampered,
+    InvalidInput,
+    NotFound,
+    PolicyRefusal,
+    UnknownOrg,
+)
 from reprisal_report.identity import encoding as enc
-from reprisal_report.identity.keys import age_identity_text
+from reprisal_report.identity.keys import age_identity_text, public_identity
+from reprisal_report.identity.orgcard import OrgCard, parse_card
+from reprisal_report.model import triage as rules
 from reprisal_report.model.filenames import safe_file_name
-from reprisal_report.vault import evidence, inbox
+from reprisal_report.model.vocabulary import VocabKind, load_vocabulary
+from reprisal_report.vault import evidence, inbox, pins
+from reprisal_report.vault import triage as store
 from reprisal_report.vault.cases import record_event, resolve_case_id
 from reprisal_report.vault.files import create_new, fsync_dir, sync_file, temp_name
 from reprisal_report.vault.store import Vault
+from reprisal_report.workflows.files import read_user_file
 
 NO_ORIGINAL = "no original bundle retained (imported before the evidence store)"
 
 
 class CaseSummary(TypedDict):
-    """One received case, as ``triage list`` shows it (the latest bundle's view)."""
+    """One received case, as ``triage list`` shows it."""
 
     id: str
-    title: str | None
-    country: str | None
-    incident_date: str | None
+    title: str
+    country: str
+    incident_date: str
     status: str
-    risk: str | None
-    consent: str | None
+    risk: str
+    consent: str
+    reporter_risk: str
+    reporter_consent: str
     bundle_id: str
-    author: str
+    bundles: int
     received_at: str
+    updated_at: str
+    possible_duplicate: bool
+    follow_up: bool
 
 
 def _resolve(vault: Vault, ref: str) -> str:
     return resolve_case_id(vault, ref, "inbox")
 
 
-def _summary(vault: Vault, bundle: inbox.InboxBundle) -> CaseSummary:
-    record = bundle.record
-    state = inbox.triage_row(vault, bundle.case_id)
+def _summary(row: store.TriageCase, flags: tuple[bool, bool]) -> CaseSummary:
     return {
-        "id": bundle.case_id,
-        "title": record.get("title"),
-        "country": record.get("country"),
-        "incident_date": record.get("incident_date"),
-        "status": state["status"],
-        "risk": state["risk"] or record.get("risk"),
-        "consent": state["consent"] or record.get("consent"),
-        "bundle_id": bundle.bundle_id,
-        "author": bundle.author_key_id,
-        "received_at": bundle.received_at,
+        "id": row.case_id,
+        "title": row.title,
+        "country": row.country,
+        "incident_date": row.incident_date,
+        "status": row.status,
+        "risk": row.risk,
+        "consent": row.consent,
+        "reporter_risk": row.reporter_risk,
+        "reporter_consent": row.reporter_consent,
+        "bundle_id": row.latest_bundle_id,
+        "bundles": row.bundle_count,
+        "received_at": row.first_received_at,
+        "updated_at": row.received_at,
+        "possible_duplicate": flags[0],
+        "follow_up": flags[1],
     }
 
 
-def list_cases(
-    vault: Vault, *, status: str | None, country: str | None, risk: str | None
-) -> list[CaseSummary]:
-    rows = [_summary(vault, b) for b in inbox.latest_bundles(vault)]
-    return [
-        r
-        for r in rows
-        if (status is None or r["status"] == status)
-        and (country is None or r["country"] == country.upper())
-        and (risk is None or r["risk"] == risk)
-    ]
+@dataclass(frozen=True)
+class ListRequest:
+    """What ``triage list`` asks for: raw values from the user, checked here."""
+
+    status: str | None = None
+    country: str | None = None
+    risk: str | None = None
+    consent: str | None = None
+    act: str | None = None
+    mechanism: str | None = None
+    incident_from: str | None = None
+    incident_to: str | None = None
+    received_from: str | None = None
+    received_to: str | None = None
+    duplicates: bool = False
+    follow_ups: bool = False
+    sort: str = "received"
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[CaseSummary]
+    total: int
+    offset: int
+
+
+def _day_bound(value: str | None, what: str, *, end: bool) -> str | None:
+    if value is None:
+        return None
+    rules.parse_day(value, what)
+    start, last = rules.incident_interval(value)
+    return last if end else start
+
+
+def _filters(request: ListRequest) -> store.Filters:
+    if request.status is not None:
+        rules.parse_status(request.status)
+    if request.risk is not None:
+        rules.parse_risk(request.risk)
+    if request.consent is not None:
+        rules.parse_consent(request.consent)
+    if request.act is not None:
+        _check_term("acts", request.act, "act")
+    if request.mechanism is not None:
+        _check_term("mechanisms", request.mechanism, "mechanism")
+    country = request.country.upper() if request.country is not None else None
+    return store.Filters(
+        status=request.status,
+        country=country,
+        risk=request.risk,
+        consent=request.consent,
+        act=request.act,
+        mechanism=request.mechanism,
+        incident_from=_day_bound(request.incident_from, "incident from", end=False),
+        incident_to=_day_bound(request.incident_to, "incident to", end=True),
+        received_from=_day_bound(request.received_from, "received from", end=False),
+        received_to=_day_bound(request.received_to, "received to", end=True),
+        duplicates=request.duplicates,
+        follow_ups=request.follow_ups,
+    )
+
+
+def _check_term(kind: VocabKind, value: str, what: str) -> None:
+    terms = load_vocabulary().terms(kind)
+    if value not in terms:
+        raise InvalidInput(f"unknown {what} {value!r}; one of: {', '.join(sorted(terms))}")
+
+
+def sort_keys() -> list[str]:
+    return sorted(store.SORT_KEYS)
+
+
+def list_cases(vault: Vault, request: ListRequest | None = None) -> CasePage:
+    """One page of received cases matching the request, sorted (``-key`` descending)."""
+    request = request or ListRequest()
+    filters = _filters(request)
+    key = request.sort.removeprefix("-")
+    if key not in store.SORT_KEYS:
+        raise InvalidInput(
+            f"cannot sort by {request.sort!r}; one of: {', '.join(sort_keys())} "
+            "(a leading - sorts descending)"
+        )
+    if request.limit is not None and request.limit < 1:
+        raise InvalidInput("the limit must be at least 1")
+    if request.offset < 0:
+        raise InvalidInput("the offset cannot be negative")
+    rows, total = store.query(
+        vault,
+        filters,
+        sort=key,
+        descending=request.sort.startswith("-"),
+        limit=request.limit,
+        offset=request.offset,
+    )
+    flags = store.flags_for(vault, [r.case_id for r in rows])
+    return CasePage([_summary(r, flags[r.case_id]) for r in rows], total, request.offset)
+
+
+def _row(vault: Vault, case_id: str) -> store.TriageCase:
+    row = store.find(vault, case_id)
+    if row is None:
+        raise NotFound(f"no received bundle of case {case_id}")
+    return row
+
+
+def _member_role(card: OrgCard | None, key_id: str) -> str | None:
+    if card is None:
+        return None
+    member = card.member(key_id)
+    return None if member is None else str(member.role)
+
+
+def _bundle_chain(vault: Vault, bundles: list[inbox.InboxBundle]) -> list[dict[str, object]]:
+    """Each bundle of the case with what its import verified."""
+    versions = store.card_versions(vault, [b.bundle_id for b in bundles])
+    cards: dict[str, OrgCard | None] = {}
+    out: list[dict[str, object]] = []
+    for b in bundles:
+        if b.org_id not in cards:
+            cards[b.org_id] = _pinned_card(vault, b.org_id)
+        manifest = parse_manifest(b.manifest)
+        kept = evidence.retained(vault, b.bundle_id)
+        out.append(
+            {
+                "bundle_id": b.bundle_id,
+                "previous_bundle_id": b.previous_bundle_id,
+                "author": b.author_key_id,
+                "author_role": _member_role(cards[b.org_id], b.author_key_id),
+                "signature": "verified at import (Ed25519 over the manifest)",
+                "org_id": b.org_id,
+                "card_version": versions.get(b.bundle_id),
+                "sealed_at": manifest.created,
+                "received_at": b.received_at,
+                "sha256": b.bundle_sha256,
+                "receipt": None,
+                "evidence": _evidence_entry(kept),
+            }
+        )
+    return out
+
+
+def _pinned_card(vault: Vault, org_id: str) -> OrgCard | None:
+    row = pins.find(vault, org_id)
+    if row is None:
+        return None
+    return parse_card(row.card).card
 
 
 def show_case(vault: Vault, ref: str) -> dict[str, object]:
-    """The case as received: summary, record, triage state, attachments and bundles
-    (the record's own fields are the reporter's, so the document is open-ended)."""
+    """The case as received with its triage: current and reporter's assessment, status
+    and assessment history, notes, links, possible duplicates, attachments and the
+    bundle chain (the record's own fields are the reporter's, so it is open-ended)."""
     case_id = _resolve(vault, ref)
+    row = _row(vault, case_id)
     bundles = inbox.bundles_for_case(vault, case_id)
-    if not bundles:
-        raise NotFound(f"no received bundle of case {case_id}")
     latest = bundles[-1]
     attachments = inbox.attachments(vault, latest.bundle_id)
-    kept = {b.bundle_id: evidence.retained(vault, b.bundle_id) for b in bundles}
-    latest_kept = kept[latest.bundle_id]
+    latest_kept = evidence.retained(vault, latest.bundle_id)
+    flags = store.flags_for(vault, [case_id])[case_id]
+    history = store.history(vault, case_id)
     return {
-        **_summary(vault, latest),
+        **_summary(row, flags),
         **latest.record,
         "id": case_id,
-        "triage": inbox.triage_row(vault, case_id),
+        "status": row.status,
+        "risk": row.risk,
+        "consent": row.consent,
+        "reporter_risk": row.reporter_risk,
+        "reporter_consent": row.reporter_consent,
+        "allowed_status": [s.value for s in rules.allowed_next(rules.Status(row.status))],
+        "status_history": [_history_doc(h) for h in history if h.field == "status"],
+        "assessments": [_history_doc(h) for h in history if h.field != "status"],
+        "notes": [
+            {"number": n.number, "at": n.at, "actor": n.actor, "text": n.text}
+            for n in store.notes(vault, case_id)
+        ],
+        "links": [
+            {"case_id": k.case_id, "other_id": k.other_id, "kind": k.kind, "at": k.at}
+            for k in store.links(vault, case_id)
+        ],
+        "possible_duplicates": [
+            {"case_id": other, "reason": reason}
+            for other, reason in store.duplicates_of(vault, case_id)
+        ],
         "attachments": [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in attachments],
         "original_bundle": (
             NO_ORIGINAL
             if latest_kept is None
             else f"retained as {evidence.FOLDER_NAME}/{latest_kept.name} ({latest_kept.size} bytes)"
         ),
-        "bundles": [
-            {
-                "bundle_id": b.bundle_id,
-                "previous_bundle_id": b.previous_bundle_id,
-                "author": b.author_key_id,
-                "received_at": b.received_at,
-                "sha256": b.bundle_sha256,
-                "evidence": _evidence_entry(kept[b.bundle_id]),
-            }
-            for b in bundles
-        ],
+        "bundles": _bundle_chain(vault, bundles),
     }
+
+
+def _history_doc(entry: store.HistoryEntry) -> dict[str, object]:
+    return {
+        "field": entry.field,
+        "from": entry.old,
+        "to": entry.new,
+        "at": entry.at,
+        "actor": entry.actor,
+        "reason": entry.reason,
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What ``triage set`` asks to change (raw values, checked by ``set_case``)."""
+
+    status: str | None = None
+    risk: str | None = None
+    consent: str | None = None
+    note: str | None = None
+    reason: str | None = None
+    edit_note: int | None = None
+    delete_note: int | None = None
+
+
+def set_case(vault: Vault, ref: str, change: Change) -> list[str]:
+    """Apply a status move, reassessments and a note in one transaction; the names of
+    the fields that changed. The reporter's own risk and consent are never touched; a
+    change that protects the person less (wider consent, lower risk) needs a reason."""
+    case_id = _resolve(vault, ref)
+    row = _row(vault, case_id)
+    reason = change.reason.strip() if change.reason and change.reason.strip() else None
+    if change.edit_note is not None and change.delete_note is not None:
+        raise InvalidInput("edit a note or delete one, not both at once")
+    if change.edit_note is not None and change.note is None:
+        raise InvalidInput("give the new text of the note being edited")
+    status = rules.parse_status(change.status) if change.status is not None else None
+    if status is not None:
+        rules.check_transition(rules.Status(row.status), status)
+    levels: list[tuple[str, str]] = []
+    for field, value, parse in (
+        ("risk", change.risk, rules.parse_risk),
+        ("consent", change.consent, rules.parse_consent),
+    ):
+        if value is None:
+            continue
+        new = parse(value)
+        old = getattr(row, field)
+        if new == old:
+            continue
+        if rules.lowers_protection(field, old, new) and reason is None:
+            raise PolicyRefusal(
+                f"changing {field} from {old} to {new} lowers the protection of the people "
+                "in this case; give the reason",
+            )
+        levels.append((field, new))
+    note = change.note
+    if note is not None and not note.strip():
+        raise InvalidInput("the note is empty")
+    actor = public_identity(vault).key_id
+    changed: list[str] = []
+    with vault.transaction():
+        if status is not None:
+            store.set_status(vault, case_id, status.value, actor=actor, reason=reason)
+            changed.append("status")
+        for field, new in levels:
+            store.set_level(vault, case_id, field, new, actor=actor, reason=reason)
+            changed.append(field)
+        if change.delete_note is not None or change.edit_note is not None:
+            number = change.delete_note if change.delete_note is not None else change.edit_note
+            text = None if change.delete_note is not None else note
+            if number is None or not store.replace_note(vault, case_id, number, text):
+                raise NotFound(f"case {case_id} has no note {number}")
+            changed.append("note-deleted" if text is None else "note-edited")
+        elif note is not None:
+            store.add_note(vault, case_id, note, actor=actor)
+            changed.append("note")
+        if any(c.startswith("note") for c in changed):
+            _reindex(vault, case_id)
+        if changed:
+            record_event(
+                vault,
+                case_id,
+                "triaged",
+                {"fields": changed, "reason_given": reason is not None},
+                actor=actor,
+            )
+    return changed
+
+
+NOTE_LIMIT = 256 * 1024
+
+
+def read_note_file(path: Path) -> str:
+    """A note written in a file (UTF-8, at most 256 KiB)."""
+    data = read_user_file(path, "a note", NOTE_LIMIT)
+    if len(data) > NOTE_LIMIT:
+        raise InvalidInput(f"{path} is too large for a note (at most 256 KiB)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+
+
+def _reindex(vault: Vault, case_id: str) -> None:
+    """Keep the search index in step with the notes."""
+    # Wired to vault.search.reindex_case once the search index lands.
+
+
+def link_cases(vault: Vault, ref: str, other_ref: str, kind: str) -> str | None:
+    """Relate two received cases; the kind of link this replaced, if any."""
+    link_kind = rules.parse_link_kind(kind)
+    case_id = _resolve(vault, ref)
+    other_id = _resolve(vault, other_ref)
+    if case_id == other_id:
+        raise InvalidInput("a case cannot be linked to itself")
+    _row(vault, case_id)
+    _row(vault, other_id)
+    actor = public_identity(vault).key_id
+    with vault.transaction():
+        replaced = store.link(vault, case_id, other_id, link_kind.value, actor=actor)
+        record_event(
+            vault,
+            case_id,
+            "linked",
+            {"other_case_id": other_id, "kind": link_kind.value},
+            actor=actor,
+        )
+    return replaced
+
+
+STAT_FIELDS = tuple(store.STAT_DIMENSIONS)
+DEFAULT_STATS = ("country",)
+
+
+@dataclass(frozen=True)
+class Stats:
+    by: list[str]
+    unit: str
+    rows: list[dict[str, object]]
+    total: int
+
+
+def stats(vault: Vault, by: Sequence[str] = DEFAULT_STATS) -> Stats:
+    """Counts of received cases by these dimensions. The unit is a case, or a case-act
+    (case-mechanism) pair when acts (mechanisms) are counted, since a case has several;
+    the total is the sum of the rows."""
+    dims = list(dict.fromkeys(d.strip() for d in by if d.strip()))
+    if not dims:
+        raise InvalidInput(f"name at least one field to count by: {', '.join(STAT_FIELDS)}")
+    unknown = [d for d in dims if d not in store.STAT_DIMENSIONS]
+    if unknown:
+        raise InvalidInput(
+            f"cannot count by {', '.join(unknown)}; one of: {', '.join(STAT_FIELDS)}"
+        )
+    unit = "case"
+    if "act" in dims and "mechanism" in dims:
+        unit = "case-act-mechanism triple"
+    elif "act" in dims:
+        unit = "case-act pair"
+    elif "mechanism" in dims:
+        unit = "case-mechanism pair"
+    counted = store.count_by(vault, dims)
+    rows: list[dict[str, object]] = [
+        {**{d: (v if v else "unknown") for d, v in zip(dims, values, strict=True)}, "count": n}
+        for values, n in counted
+    ]
+    return Stats(dims, unit, rows, sum(n for _, n in counted))
 
 
 def _evidence_entry(kept: evidence.Retained | None) -> dict[str, object] | None:
