@@ -96,6 +96,11 @@ class CorruptVault(VerificationError):
     """The keyfile or database failed an integrity check."""
 
 
+class SessionInvalid(VerificationError):
+    """``REPRISAL_REPORT_SESSION`` is set but opens nothing: malformed, wrong, ended
+    (locked, replaced, passphrase changed), expired, tampered or another profile's."""
+
+
 # --- exit 4: refused by do-no-harm policy ----------------------------------------------
 
 

@@ -25,6 +25,7 @@ from reprisal_report.cli import (
     seal,
     sync,
     triage,
+    unlock,
 )
 from reprisal_report.cli import settings as settings_group
 from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
@@ -230,6 +231,7 @@ triage.register(app)
 sync.register(app)
 relay.register(app)
 settings_group.register(app)
+unlock.register(app)
 demo.register(app)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reprisal_report.errors import ProfileExists, ProfileMissing
 from reprisal_report.vault import keyfile
+from reprisal_report.vault import session as vault_session
 from reprisal_report.vault.files import TEMP_MARK, fsync_dir, overwrite_in_place, temp_copies
 from reprisal_report.vault.store import Vault
 
@@ -35,6 +36,11 @@ class ProfilePaths:
     @property
     def database(self) -> Path:
         return self.home / DATABASE_NAME
+
+    @property
+    def session(self) -> Path:
+        """The working session: the master key wrapped under a token (vault/session.py)."""
+        return self.home / vault_session.SESSION_NAME
 
     @property
     def outbox(self) -> Path:
@@ -81,6 +87,30 @@ def unlock_profile(paths: ProfilePaths, passphrase: str) -> Vault:
     paths.require()
     master = keyfile.unwrap(keyfile.read_keyfile(paths.keyfile), passphrase)
     return Vault.open(paths.database, master)
+
+
+def start_session(
+    paths: ProfilePaths, passphrase: str, idle_seconds: int, max_seconds: int
+) -> tuple[str, vault_session.SessionInfo]:
+    """Unwrap the master key with the passphrase (the KDF, once), check that it opens the
+    database, then wrap it in a new working session; return the token."""
+    paths.require()
+    data = keyfile.read_keyfile(paths.keyfile)
+    master = keyfile.unwrap(data, passphrase)
+    Vault.open(paths.database, master).close()
+    return vault_session.start(paths.home, data, master, idle_seconds, max_seconds)
+
+
+def unlock_with_session(paths: ProfilePaths, token: str) -> Vault:
+    """Open the vault with a working session's token: no KDF, no passphrase."""
+    paths.require()
+    data = keyfile.read_keyfile(paths.keyfile)
+    return Vault.open(paths.database, vault_session.open_master(paths.home, data, token))
+
+
+def end_session(paths: ProfilePaths) -> bool:
+    """Remove the profile's working session; True if one was open."""
+    return vault_session.end(paths.home)
 
 
 def change_passphrase(paths: ProfilePaths, old: str, new: str) -> keyfile.KdfParams:
@@ -202,8 +232,11 @@ def panic(paths: ProfilePaths, folders: tuple[str, ...] = ()) -> PanicReport:
     if not paths.exists():
         raise ProfileMissing(f"no profile in {paths.home}")
     run = _Panic(paths)
-    # 1. Key material: the keyfile and any temporary copy a crashed write left behind.
+    # 1. Key material: the keyfile and any temporary copy a crashed write left behind,
+    #    then the working session's wrapped copy (useless without its token, which
+    #    lives only in a shell's environment) and its temporary copies.
     key_copies = [paths.keyfile, *temp_copies(paths.keyfile)]
+    key_copies += [paths.session, *temp_copies(paths.session)]
     key_gone = all([run.destroy_key_copy(path) for path in key_copies])
     run.sync()
     key_seconds = time.monotonic() - start

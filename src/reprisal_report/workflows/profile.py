@@ -12,6 +12,7 @@ from reprisal_report.identity.keys import create_profile_keys, public_identity
 from reprisal_report.model.states import PROFILE_ROLES, Role
 from reprisal_report.model.text import visible
 from reprisal_report.vault import profile as vault_profile
+from reprisal_report.vault import session as vault_session
 from reprisal_report.vault.blobs import BLOBS_DIR
 from reprisal_report.vault.blobs import remove_orphans as remove_orphan_blobs
 from reprisal_report.vault.cases import record_event, utc_now
@@ -65,7 +66,11 @@ def refuse_existing(home: Path) -> None:
 
 
 def unlock(home: Path, passphrase: str, *roles: str) -> Vault:
-    """Open the vault (the caller closes it); refuse a profile of another role."""
+    """Open the vault (the caller closes it); refuse a profile of another role.
+
+    A working session found expired on the way is removed (workflows/session.py opens
+    the vault with a session's token instead of the passphrase)."""
+    vault_session.remove_if_expired(home)
     vault = vault_profile.unlock_profile(ProfilePaths(home), passphrase)
     try:
         if roles:
@@ -126,7 +131,12 @@ def read_kdf_params(home: Path) -> KdfParams:
 
 
 def change_passphrase(home: Path, old: str, new: str) -> KdfParams:
-    return vault_profile.change_passphrase(ProfilePaths(home), old, new)
+    """Re-wrap the key under ``new`` (only the old passphrase, never a session, allows
+    it), then end any working session: a change after a suspected leak should leave no
+    other way in. (The session is bound to the old keyfile and would fail anyway.)"""
+    params = vault_profile.change_passphrase(ProfilePaths(home), old, new)
+    vault_profile.end_session(ProfilePaths(home))
+    return params
 
 
 def needs_profile(home: Path) -> None:
@@ -141,6 +151,9 @@ def needs_something_to_destroy(home: Path) -> None:
 
 def panic(home: Path) -> PanicReport:
     """Destroy what can be destroyed, key material first; the report lists the rest.
+
+    The working session's file is key material too (the master key under a token):
+    it goes in the first step, with the keyfile, so panic ends any session.
 
     A reporter's ``blobs/`` and a coordinator's ``evidence/`` are removed with the
     outbox, after the key step: blobs are encrypted to a storage identity, received
