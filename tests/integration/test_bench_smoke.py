@@ -76,3 +76,12 @@ def test_latency_proxy(tmp_path: Path) -> None:
     assert "20 ms each way" in out
     assert "proxy: " in out and "chunks delayed" in out
     assert any("push + pull / cp" in row for row in table(out))
+
+
+def test_session(tmp_path: Path) -> None:
+    out = run_bench("session", tmp_path)
+    rows = table(out)
+    assert "3 received cases" in out and "in this process: vault opened with the session" in out
+    rss = next(row for row in rows if "triage list with a session, peak RSS" in row)
+    assert rss.rstrip().endswith(("met", "NOT met")) and "nan" not in rss
+    assert any("without / with a session" in row for row in rows)
