@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -109,7 +110,8 @@ def _map_char(cp: int) -> str | None:
         return str(unicodedata.decimal(char))
     if category[0] == "L" and unicodedata.name(char, "").startswith("LATIN"):
         return anyascii(char).lower()
-    return char
+    # casefold keeps a few capitals (Cherokee folds to its capital letters).
+    return char.lower() if len(char.lower()) == 1 else char
 
 
 class _Table(dict[int, str]):
@@ -150,109 +152,122 @@ def fold(text: str) -> str:
 
 # --- search terms ---------------------------------------------------------------------
 
-
-def _is_cjk(char: str) -> bool:
-    """Han, kana and Hangul: scripts written without spaces between words (or, for
-    Korean, with particles glued to the word), indexed as character bigrams."""
-    cp = ord(char)
-    return (
-        0x3040 <= cp <= 0x30FF  # hiragana, katakana (with ー)
-        or 0x31F0 <= cp <= 0x31FF  # katakana phonetic extensions
-        or 0x3005 <= cp <= 0x3007  # 々 〆 〇
-        or 0x3400 <= cp <= 0x4DBF  # CJK extension A
-        or 0x4E00 <= cp <= 0x9FFF  # CJK unified ideographs
-        or 0xF900 <= cp <= 0xFAFF  # CJK compatibility ideographs
-        or 0x20000 <= cp <= 0x3FFFF  # CJK extensions B and later
-        or 0xAC00 <= cp <= 0xD7AF  # Hangul syllables
-        or 0x1100 <= cp <= 0x11FF  # Hangul jamo
-        or 0x3130 <= cp <= 0x318F  # Hangul compatibility jamo
-    )
-
-
-def _is_word_char(char: str) -> bool:
-    """Letters, digits and marks make words; everything else separates them."""
-    category = unicodedata.category(char)
-    return category[0] in "LNM" or category == "Co"
+# Han, kana and Hangul: scripts written without spaces between words (or, for Korean,
+# with particles glued to the word), indexed as character bigrams.
+_CJK: Final = (
+    "\u3040-\u30ff"  # hiragana, katakana (with the long-vowel mark)
+    "\u31f0-\u31ff"  # katakana phonetic extensions
+    "\u3005-\u3007"  # iteration mark, closing mark, ideographic zero
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003ffff"  # CJK extensions B and later
+    "\uac00-\ud7af"  # Hangul syllables
+    "\u1100-\u11ff"  # Hangul jamo
+    "\u3130-\u318f"  # Hangul compatibility jamo
+)
+_CJK_CHAR: Final = re.compile(f"[{_CJK}]")
+_CJK_OR_NOT: Final = re.compile(f"(?P<cjk>[{_CJK}]+)|[^{_CJK}]+")
+_CHUNK: Final = re.compile(r"\S+")
 
 
-def _joins(char: str) -> bool:
-    """Characters fold removes: they neither make nor break a word (``Zo\\u0308e``,
-    a soft hyphen or a zero-width joiner inside a name)."""
-    category = unicodedata.category(char)
-    return category in ("Mn", "Me", "Cf") or char in _IGNORABLE_LETTERS
+def is_cjk(char: str) -> bool:
+    """True for a Han, kana or Hangul character."""
+    return _CJK_CHAR.match(char) is not None
+
+
+class _Separators(dict[int, str]):
+    """``str.translate`` table for folded text: letters, digits, marks (the spacing
+    marks of Indic scripts are part of the word) and private-use characters stay;
+    everything else (punctuation, symbols, the underscore, spaces) becomes a space."""
+
+    def __missing__(self, cp: int) -> str:
+        char = chr(cp)
+        category = unicodedata.category(char)
+        keep = category[0] in "LNM" or category == "Co"
+        result = char if keep else " "
+        self[cp] = result
+        return result
+
+
+_SEPARATORS: Final = _Separators()
+
+
+def _pieces(folded: str) -> Iterator[tuple[str, int, bool]]:
+    """(term, offset in ``folded``, is_cjk) of folded text; a CJK run gives its
+    overlapping bigrams, or itself when it is one character."""
+    for word in _CHUNK.finditer(folded.translate(_SEPARATORS)):
+        text = word.group()
+        if _CJK_CHAR.search(text) is None:
+            yield text, word.start(), False
+            continue
+        for part in _CJK_OR_NOT.finditer(text):
+            run = part.group()
+            at = word.start() + part.start()
+            if part.group("cjk") is None:
+                yield run, at, False
+            elif len(run) == 1:
+                yield run, at, True
+            else:
+                for index in range(len(run) - 1):
+                    yield run[index : index + 2], at + index, True
+
+
+def index_terms(text: str) -> tuple[list[str], list[str]]:
+    """What the search index holds for ``text``: its terms in order (see :func:`terms`)
+    and, apart, every Han, kana and Hangul character of it."""
+    folded = fold(text)
+    if _CJK_CHAR.search(folded) is None:
+        return folded.translate(_SEPARATORS).split(), []
+    return [term for term, _at, _cjk in _pieces(folded)], _CJK_CHAR.findall(folded)
 
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One indexed term and the span of original text it came from."""
+    """One search term and the span of original text it came from."""
 
     text: str
     start: int
     end: int
     cjk: bool = False
-    last_of_run: bool = False
 
 
-def _split_folded(folded: str) -> list[tuple[str, bool]]:
-    """A folded word cut into Latin-like words and CJK runs: (text, is_cjk)."""
-    parts: list[tuple[str, bool]] = []
-    current: list[str] = []
-    current_cjk = False
-    for char in folded:
-        if not _is_word_char(char):
-            if current:
-                parts.append(("".join(current), current_cjk))
-                current = []
-            continue
-        cjk = _is_cjk(char)
-        if current and cjk != current_cjk:
-            parts.append(("".join(current), current_cjk))
-            current = []
-        current_cjk = cjk
-        current.append(char)
-    if current:
-        parts.append(("".join(current), current_cjk))
-    return parts
-
-
-def _raw_words(text: str) -> list[tuple[int, int]]:
-    """Spans of the original text that make one word before folding."""
-    spans: list[tuple[int, int]] = []
-    start = -1
-    for index, char in enumerate(text):
-        if _is_word_char(char) or (start >= 0 and _joins(char)):
-            if start < 0:
-                start = index
-        elif start >= 0 and not _joins(char):
-            spans.append((start, index))
-            start = -1
-    if start >= 0:
-        spans.append((start, len(text)))
-    return spans
+def _trim(chunk: str) -> tuple[int, int]:
+    """The chunk without the punctuation and symbols at its ends (for highlighting)."""
+    start, end = 0, len(chunk)
+    while start < end and unicodedata.category(chunk[start])[0] in "PSZC":
+        start += 1
+    while end > start and unicodedata.category(chunk[end - 1])[0] in "PSZC":
+        end -= 1
+    return (start, end) if start < end else (0, len(chunk))
 
 
 def terms(text: str) -> list[Term]:
-    """The search terms of ``text``, in order, each with its span in ``text``.
+    """The search terms of ``text``, in order, each with a span of ``text`` holding it.
 
-    A word is a run of letters, digits and marks (invisible characters inside it do not
-    cut it); it is folded, and the fold cut again where it holds a separator. A run of
-    Han, kana or Hangul becomes its overlapping character bigrams followed by its last
-    character alone (``保护人权`` → ``保护 护人 人权 权``), so any two consecutive
-    characters are found inside a longer run, and any single character is the start of
-    some term (a one-character query is a prefix query).
+    Terms are cut from ``fold(text)``: a run of letters, digits and marks is a term; a
+    run of Han, kana or Hangul becomes its overlapping character bigrams (``保护人权``
+    → ``保护 护人 人权``), so any two consecutive characters are found inside a longer
+    run, and a run of one character is that character. Spaces, punctuation, symbols
+    and dashes separate terms; invisible characters and combining marks are gone
+    before cutting, so they never cut a word. Each whitespace-separated chunk of
+    ``text`` is folded alone (the same terms as folding the whole text), which is how
+    a term knows its span: its chunk, or its own characters for a CJK term where
+    folding kept the chunk's length.
     """
     result: list[Term] = []
-    for start, end in _raw_words(text):
-        for part, cjk in _split_folded(fold(text[start:end])):
-            if not cjk:
-                result.append(Term(part, start, end))
-                continue
-            # Spans: map character i of the part to the original only approximately
-            # (NFKC may change lengths); the whole word's span bounds them.
-            exact = len(part) == end - start
-            for index in range(len(part) - 1):
-                s, e = (start + index, start + index + 2) if exact else (start, end)
-                result.append(Term(part[index : index + 2], s, e, cjk=True))
-            s, e = (end - 1, end) if exact else (start, end)
-            result.append(Term(part[-1], s, e, cjk=True, last_of_run=True))
+    for chunk in _CHUNK.finditer(text):
+        raw = chunk.group()
+        folded = fold(raw)
+        if not folded:
+            continue
+        base = chunk.start()
+        trim_start, trim_end = _trim(raw)
+        start, end = base + trim_start, base + trim_end
+        exact = len(folded) == len(raw)
+        for piece, at, cjk in _pieces(folded):
+            if cjk and exact:
+                result.append(Term(piece, base + at, base + at + len(piece), cjk=True))
+            else:
+                result.append(Term(piece, start, end, cjk=cjk))
     return result
