@@ -226,6 +226,39 @@ def link(
         info("linked")
 
 
+@triage_app.command("search")
+def search(
+    ctx: typer.Context,
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help='Words (case and accents ignored), "a phrase", prefix*, AND / OR / NOT.',
+        ),
+    ],
+    limit: Annotated[int, typer.Option("--limit", help="At most N hits.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip the first N hits.")] = 0,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Full-text search over the received cases and their notes (inside the vault)."""
+    from reprisal_report.workflows import search as wf
+
+    with open_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        hits = wf.search_cases(vault, query, limit=limit, offset=offset)
+    if json_out:
+        emit_json(hits)
+        return
+    if not hits:
+        info("no case matches")
+        return
+    from reprisal_report.cli.render import print_table
+
+    keys = ("id", "status", "title", "country", "field", "snippet")
+    print_table(keys, ([h.get(k) or "" for k in keys] for h in hits))
+
+
 @triage_app.command("stats")
 def stats(
     ctx: typer.Context,

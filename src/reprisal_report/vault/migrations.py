@@ -22,6 +22,84 @@ def _backfill_triage(conn: Any) -> None:
     triage.backfill(conn)
 
 
+def _case_dims(row: str) -> str:
+    return f"{row}.country, substr({row}.incident_start, 1, 4), {row}.status, {row}.risk"
+
+
+def _term_rows(kind: str, case: str, term: str, sign: str) -> list[str]:
+    """Upserts adding ``sign``1 to the per-term counts of one case-term pair."""
+    out = []
+    for dimension, value in (
+        ("", "''"),
+        ("country", "c0.country"),
+        ("year", "substr(c0.incident_start, 1, 4)"),
+        ("status", "c0.status"),
+        ("risk", "c0.risk"),
+    ):
+        out.append(
+            f"INSERT INTO stats_terms(kind, term, dimension, value, n) "  # noqa: S608
+            f"SELECT '{kind}', {term}, '{dimension}', {value}, {sign}1 FROM triage_cases c0 "
+            f"WHERE c0.case_id = {case}.case_id "
+            f"ON CONFLICT(kind, dimension, term, value) DO UPDATE SET n = n {sign} 1;"
+        )
+    return out
+
+
+# Each dimension of a case row before and after an update.
+_MOVES = (
+    "(SELECT 'country' AS dimension, OLD.country AS old, NEW.country AS new UNION ALL "
+    "SELECT 'year', substr(OLD.incident_start, 1, 4), substr(NEW.incident_start, 1, 4) "
+    "UNION ALL SELECT 'status', OLD.status, NEW.status UNION ALL "
+    "SELECT 'risk', OLD.risk, NEW.risk)"
+)
+
+
+def _stats_triggers() -> list[str]:
+    """The triggers that keep ``stats_cases`` and ``stats_terms`` equal to counting
+    ``triage_cases``, ``triage_acts`` and ``triage_mechanisms`` afresh (a test checks)."""
+    add_case = (
+        "INSERT INTO stats_cases(country, year, status, risk, n) "  # noqa: S608
+        f"VALUES ({_case_dims('NEW')}, 1) "
+        "ON CONFLICT(country, year, status, risk) DO UPDATE SET n = n + 1;"
+    )
+    drop_case = (
+        "UPDATE stats_cases SET n = n - 1 WHERE (country, year, status, risk) = "  # noqa: S608
+        f"({_case_dims('OLD')});"
+    )
+    triggers = [
+        f"CREATE TRIGGER stats_case_in AFTER INSERT ON triage_cases BEGIN {add_case} END",
+        f"CREATE TRIGGER stats_case_out AFTER DELETE ON triage_cases BEGIN {drop_case} END",
+    ]
+    moved: list[str] = [drop_case, add_case]
+    for kind, table, column in (
+        ("act", "triage_acts", "act"),
+        ("mechanism", "triage_mechanisms", "mechanism"),
+    ):
+        moved += [
+            f"INSERT INTO stats_terms(kind, term, dimension, value, n) "  # noqa: S608
+            f"SELECT '{kind}', x.{column}, d.dimension, d.old, -1 FROM {table} x, "
+            f"{_MOVES} d "
+            f"WHERE x.case_id = OLD.case_id AND d.old IS NOT d.new "
+            f"ON CONFLICT(kind, dimension, term, value) DO UPDATE SET n = n - 1;",
+            f"INSERT INTO stats_terms(kind, term, dimension, value, n) "  # noqa: S608
+            f"SELECT '{kind}', x.{column}, d.dimension, d.new, 1 FROM {table} x, "
+            f"{_MOVES} d "
+            f"WHERE x.case_id = NEW.case_id AND d.old IS NOT d.new "
+            f"ON CONFLICT(kind, dimension, term, value) DO UPDATE SET n = n + 1;",
+        ]
+        new_term = " ".join(_term_rows(kind, "NEW", f"NEW.{column}", "+"))
+        old_term = " ".join(_term_rows(kind, "OLD", f"OLD.{column}", "-"))
+        triggers += [
+            f"CREATE TRIGGER stats_{kind}_in AFTER INSERT ON {table} BEGIN {new_term} END",
+            f"CREATE TRIGGER stats_{kind}_out BEFORE DELETE ON {table} BEGIN {old_term} END",
+        ]
+    triggers.append(
+        "CREATE TRIGGER stats_case_moved AFTER UPDATE OF country, incident_start, status, risk "
+        f"ON triage_cases BEGIN {' '.join(moved)} END"
+    )
+    return triggers
+
+
 MIGRATIONS: list[list[Step]] = [
     # 1: profile metadata, secrets, cases, attachments, custody events.
     [
@@ -237,6 +315,28 @@ MIGRATIONS: list[list[Step]] = [
             bundle_id TEXT PRIMARY KEY REFERENCES inbox_bundles(bundle_id) ON DELETE CASCADE,
             card_version INTEGER NOT NULL
         )""",
+        # Statistics kept as counts, up to date through triggers, so `triage stats`
+        # reads a few thousand rows instead of grouping every case: one row per
+        # (country, year, status, risk) with its number of cases, and for acts and
+        # mechanisms one row per (term, other dimension, value) with its number of
+        # case-term pairs ('' / '' for the term alone).
+        """CREATE TABLE stats_cases (
+            country TEXT NOT NULL,
+            year TEXT NOT NULL,
+            status TEXT NOT NULL,
+            risk TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (country, year, status, risk)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE stats_terms (
+            kind TEXT NOT NULL CHECK (kind IN ('act', 'mechanism')),
+            term TEXT NOT NULL,
+            dimension TEXT NOT NULL CHECK (dimension IN ('', 'country', 'year', 'status', 'risk')),
+            value TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (kind, dimension, term, value)
+        ) WITHOUT ROWID""",
+        *_stats_triggers(),
         _backfill_triage,
         "DROP TABLE triage",
     ],

@@ -6,13 +6,13 @@ duplicates. All triage SQL lives here.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reprisal_report.model import triage as rules
-from reprisal_report.vault import inbox
+from reprisal_report.model.fold import fold
+from reprisal_report.vault import inbox, search
 from reprisal_report.vault.cases import utc_now
 from reprisal_report.vault.store import Vault
 
@@ -92,11 +92,6 @@ def _terms(record: Mapping[str, Any]) -> tuple[set[str], set[str]]:
     return acts, mechanisms
 
 
-def fold(text: str) -> str:
-    # Interim key until the search normalisation (model/fold.py) lands.
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 def victim_keys(record: Mapping[str, Any]) -> set[str]:
     """Normalised victim names and aliases (the search normalisation), for duplicates."""
     keys: set[str] = set()
@@ -120,10 +115,17 @@ def find(vault: Vault, case_id: str) -> TriageCase | None:
     return None if row is None else TriageCase(*row)
 
 
-def on_bundle(vault: Vault, case_id: str, verified: tuple[str, str] | None = None) -> None:
+def on_bundle(
+    vault: Vault,
+    case_id: str,
+    verified: tuple[str, str] | None = None,
+    *,
+    index: bool = True,
+) -> None:
     """Bring the case's row up to date after one of its bundles was stored; ``verified``
     names the new bundle and its org, whose card version (the one the import checked
-    it against) is recorded.
+    it against) is recorded. ``index`` false leaves the search index alone (migration 6
+    runs before the index exists; migration 7 builds it).
 
     A first bundle makes the case ``received`` with the reporter's risk and consent as
     the current assessment. A later bundle refreshes the fields; if the reporter now
@@ -192,16 +194,19 @@ def on_bundle(vault: Vault, case_id: str, verified: tuple[str, str] | None = Non
                     actor=REPORTER_ACTOR,
                     reason="a newer bundle of the reporter asks for more protection",
                 )
-    _replace_terms(vault, case_id, record)
-    _refresh_duplicates(vault, case_id)
+    _replace_terms(vault, case_id, record, fresh=existing is None)
+    _refresh_duplicates(vault, case_id, fresh=existing is None)
+    if index:
+        search.reindex_case(vault, case_id)
 
 
-def _replace_terms(vault: Vault, case_id: str, record: Mapping[str, Any]) -> None:
+def _replace_terms(vault: Vault, case_id: str, record: Mapping[str, Any], *, fresh: bool) -> None:
     acts, mechanisms = _terms(record)
     conn = vault.conn
-    conn.execute("DELETE FROM triage_acts WHERE case_id = ?", (case_id,))
-    conn.execute("DELETE FROM triage_mechanisms WHERE case_id = ?", (case_id,))
-    conn.execute("DELETE FROM triage_victim_keys WHERE case_id = ?", (case_id,))
+    if not fresh:
+        conn.execute("DELETE FROM triage_acts WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM triage_mechanisms WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM triage_victim_keys WHERE case_id = ?", (case_id,))
     conn.executemany(
         "INSERT INTO triage_acts(case_id, act) VALUES (?, ?)", [(case_id, a) for a in acts]
     )
@@ -215,12 +220,12 @@ def _replace_terms(vault: Vault, case_id: str, record: Mapping[str, Any]) -> Non
     )
 
 
-def _refresh_duplicates(vault: Vault, case_id: str) -> None:
+def _refresh_duplicates(vault: Vault, case_id: str, *, fresh: bool) -> None:
     """Recompute the possible duplicates of one case, in both directions."""
     conn = vault.conn
-    conn.execute(
-        "DELETE FROM triage_duplicates WHERE case_id = ? OR other_id = ?", (case_id, case_id)
-    )
+    if not fresh:
+        conn.execute("DELETE FROM triage_duplicates WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM triage_duplicates WHERE other_id = ?", (case_id,))
     pairs: set[tuple[str, str]] = set()
     for (other,) in conn.execute(
         "SELECT DISTINCT o.case_id FROM triage_victim_keys v "
@@ -536,7 +541,37 @@ STAT_DIMENSIONS: dict[str, str] = {
 
 def count_by(vault: Vault, dimensions: Sequence[str]) -> list[tuple[tuple[str, ...], int]]:
     """Counts grouped by these dimensions (see ``STAT_DIMENSIONS``): the counting unit
-    is a case, or a case-act / case-mechanism pair when those are among them."""
+    is a case, or a case-act / case-mechanism pair when those are among them.
+
+    Read from the counts the triggers of migration 6 keep (``stats_cases``,
+    ``stats_terms``) for any set of case dimensions, and for one term dimension with at
+    most one case dimension; other combinations count afresh (``count_by_scan``)."""
+    terms = [d for d in dimensions if d in ("act", "mechanism")]
+    others = [d for d in dimensions if d not in ("act", "mechanism")]
+    if not terms:
+        columns = ", ".join(others)
+        rows = vault.conn.execute(
+            f"SELECT {columns}, sum(n) FROM stats_cases GROUP BY {columns} "  # noqa: S608
+            "HAVING sum(n) > 0"
+        ).fetchall()
+        found = [(tuple(str(v) for v in r[:-1]), int(r[-1])) for r in rows]
+    elif len(terms) == 1 and len(others) <= 1:
+        dimension = others[0] if others else ""
+        rows = vault.conn.execute(
+            "SELECT term, value, n FROM stats_terms WHERE kind = ? AND dimension = ? AND n > 0",
+            (terms[0], dimension),
+        ).fetchall()
+        found = []
+        for term, value, n in rows:
+            by = {terms[0]: str(term), dimension: str(value)}
+            found.append((tuple(by[d] for d in dimensions), int(n)))
+    else:
+        return count_by_scan(vault, dimensions)
+    return sorted(found)
+
+
+def count_by_scan(vault: Vault, dimensions: Sequence[str]) -> list[tuple[tuple[str, ...], int]]:
+    """The same counts, grouped afresh from the case and term tables."""
     joins = ""
     if "act" in dimensions:
         joins += " JOIN triage_acts a ON a.case_id = t.case_id"
@@ -587,7 +622,7 @@ def backfill(conn: Any) -> None:
         ).fetchall()
     ]
     for case_id in cases:
-        on_bundle(vault, case_id)
+        on_bundle(vault, case_id, index=False)
         risk, consent, note = old.get(case_id, (None, None, None))
         for field, value in (("risk", risk), ("consent", consent)):
             if value:

@@ -30,7 +30,7 @@ from reprisal_report.identity.orgcard import OrgCard, parse_card
 from reprisal_report.model import triage as rules
 from reprisal_report.model.filenames import safe_file_name
 from reprisal_report.model.vocabulary import VocabKind, load_vocabulary
-from reprisal_report.vault import evidence, inbox, pins
+from reprisal_report.vault import evidence, inbox, pins, search
 from reprisal_report.vault import triage as store
 from reprisal_report.vault.cases import record_event, resolve_case_id
 from reprisal_report.vault.files import create_new, fsync_dir, sync_file, temp_name
@@ -385,7 +385,7 @@ def read_note_file(path: Path) -> str:
 
 def _reindex(vault: Vault, case_id: str) -> None:
     """Keep the search index in step with the notes."""
-    # Wired to vault.search.reindex_case once the search index lands.
+    search.reindex_case(vault, case_id)
 
 
 def link_cases(vault: Vault, ref: str, other_ref: str, kind: str) -> str | None:
