@@ -9,6 +9,15 @@ answers it::
 this bundle. ``held`` says whether the relay still holds its bytes; it deletes them once
 every active coordinator acknowledged the bundle, or when its retention period ends.
 Parsing is exact (no missing or extra field), so a relay cannot smuggle in meaning.
+
+A batch acknowledgement (``POST /v1/bundles/acks``) carries the canonical JSON body::
+
+    {"bundles": [hex64, ...]}        1 to MAX_ACK_BATCH distinct hashes
+
+and is answered ``{"bundles": [entry, ...]}``, one entry per hash in the order asked.
+The body is covered by the request signature (``X-RR-Body-SHA256``) like every body;
+being canonical, it has one spelling, so the same list cannot be sent twice under two
+different hashes.
 """
 
 from __future__ import annotations
@@ -17,13 +26,23 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reprisal_report.errors import RelayAnswerInvalid
-from reprisal_report.model.canonical import MAX_SAFE_INTEGER
+from reprisal_report.errors import RelayAnswerInvalid, RelayRequestRejected
+from reprisal_report.model.canonical import (
+    MAX_SAFE_INTEGER,
+    CanonicalError,
+    canonical_json,
+    parse_canonical,
+)
 
 SHA256_PATTERN = "^[0-9a-f]{64}$"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 ENTRY_FIELDS = frozenset({"sha256", "index", "size", "acknowledged", "held"})
 LIST_FIELDS = frozenset({"bundles", "tree_size"})
+BATCH_FIELDS = frozenset({"bundles"})
+# Hashes per batch acknowledgement. Its body (about 67 bytes a hash) stays well under
+# the 64 KiB the relay reads for a request that is not an upload.
+MAX_ACK_BATCH = 500
+MAX_ACK_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,3 +84,72 @@ def parse_entry(item: object) -> BundleEntry:
     ):
         raise RelayAnswerInvalid("relay bundle entry is malformed")
     return BundleEntry(sha256, index, size, acked, held)
+
+
+# --- batch acknowledgements ----------------------------------------------------------------
+
+
+def ack_batch_body(hashes: list[str] | tuple[str, ...]) -> bytes:
+    """The canonical request body acknowledging ``hashes`` (1 to MAX_ACK_BATCH, distinct)."""
+    if not 0 < len(hashes) <= MAX_ACK_BATCH:
+        raise ValueError(f"a batch acknowledges 1 to {MAX_ACK_BATCH} bundles")
+    if len(set(hashes)) != len(hashes):
+        raise ValueError("a batch names each bundle once")
+    for sha256 in hashes:
+        if not isinstance(sha256, str) or SHA256.fullmatch(sha256) is None:
+            raise ValueError("a bundle hash is 64 lower-case hex digits")
+    return canonical_json({"bundles": list(hashes)})
+
+
+def parse_ack_batch(body: bytes) -> tuple[str, ...]:
+    """The hashes of a batch acknowledgement (relay side).
+
+    ``RelayRequestRejected`` 413 for more than MAX_ACK_BATCH hashes or a body over
+    MAX_ACK_BODY bytes, 400 for anything else that is not exactly the documented shape:
+    not canonical JSON, other fields, an empty list, a malformed or repeated hash.
+    """
+    try:
+        doc = parse_canonical(body, MAX_ACK_BODY)
+    except CanonicalError as exc:
+        if exc.reason == "too-large":
+            raise RelayRequestRejected(
+                413, f"acknowledgement body larger than {MAX_ACK_BODY} bytes"
+            ) from None
+        raise RelayRequestRejected(400, "acknowledgement body is not canonical JSON") from None
+    if not isinstance(doc, dict) or set(doc) != BATCH_FIELDS:
+        raise RelayRequestRejected(400, 'acknowledgement body must be {"bundles": [...]}')
+    items = doc["bundles"]
+    if not isinstance(items, list) or not items:
+        raise RelayRequestRejected(400, "acknowledgement names no bundle")
+    if len(items) > MAX_ACK_BATCH:
+        raise RelayRequestRejected(
+            413, f"at most {MAX_ACK_BATCH} bundles per acknowledgement, not {len(items)}"
+        )
+    for item in items:
+        if not isinstance(item, str) or SHA256.fullmatch(item) is None:
+            raise RelayRequestRejected(400, "acknowledgement holds something that is not a hash")
+    if len(set(items)) != len(items):
+        raise RelayRequestRejected(400, "acknowledgement names a bundle twice")
+    return tuple(items)
+
+
+def ack_batch_answer(entries: list[BundleEntry]) -> dict[str, Any]:
+    return {"bundles": [entry_json(e) for e in entries]}
+
+
+def parse_ack_answer(doc: object, asked: list[str] | tuple[str, ...]) -> list[BundleEntry]:
+    """The relay's answer to a batch acknowledgement (client side).
+
+    Exactly one entry per hash asked, in the order asked, each acknowledged; anything
+    else is ``RelayAnswerInvalid``, so an answer cannot claim other bundles.
+    """
+    if not isinstance(doc, dict) or set(doc) != BATCH_FIELDS:
+        raise RelayAnswerInvalid("relay acknowledgement answer does not have the expected fields")
+    items = doc["bundles"]
+    if not isinstance(items, list) or len(items) != len(asked):
+        raise RelayAnswerInvalid("relay acknowledged a different number of bundles")
+    entries = [parse_entry(item) for item in items]
+    for entry, sha256 in zip(entries, asked, strict=True):
+        if entry.sha256 != sha256 or not entry.acknowledged:
+            raise RelayAnswerInvalid("relay did not acknowledge the bundles asked")
+    return entries

@@ -36,7 +36,14 @@ from reprisal_report.identity.encoding import MAX_CARD_BYTES
 from reprisal_report.identity.orgcard import Member
 from reprisal_report.model.canonical import MAX_SAFE_INTEGER
 from reprisal_report.protocol.requests_auth import HEADERS
-from reprisal_report.protocol.wire import SHA256_PATTERN, entry_json
+from reprisal_report.protocol.wire import (
+    MAX_ACK_BATCH,
+    MAX_ACK_BODY,
+    SHA256_PATTERN,
+    ack_batch_answer,
+    entry_json,
+    parse_ack_batch,
+)
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.service import RelayService
 
@@ -87,6 +94,10 @@ class BundleEntryBody(BaseModel):
     size: int
     acknowledged: bool
     held: bool
+
+
+class AckBatchBody(BaseModel):
+    bundles: list[BundleEntryBody]
 
 
 class BundleListBody(BaseModel):
@@ -358,6 +369,49 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
         member, _ = await authenticate_small(request, COORDINATORS, "acknowledge bundles")
         entry = await run_in_threadpool(relay.acknowledge, sha256, member)
         return JSONResponse(entry_json(entry))
+
+    @app.post(
+        "/v1/bundles/acks",
+        response_model=AckBatchBody,
+        responses=_responses(*AUTH_ERRORS, 404),
+        openapi_extra={
+            "parameters": _auth_parameters(),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["bundles"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "bundles": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_ACK_BATCH,
+                                    "uniqueItems": True,
+                                    "items": {"type": "string", "pattern": SHA256_PATTERN},
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+        },
+    )
+    async def acknowledge_bundles(request: Request) -> JSONResponse:
+        """Acknowledge up to 500 bundles in one request (coordinators): all or none.
+
+        The body is canonical JSON ``{"bundles": [sha256, ...]}``, covered by the
+        request signature; the answer lists one entry per bundle, in the order asked.
+        404 (nothing recorded) if any of them is not in the log.
+        """
+        member, body = await authenticate_small(
+            request, COORDINATORS, "acknowledge bundles", limit=MAX_ACK_BODY
+        )
+        hashes = parse_ack_batch(body)
+        entries = await run_in_threadpool(relay.acknowledge_many, hashes, member)
+        return JSONResponse(ack_batch_answer(entries))
 
     @app.get(
         "/v1/log/sth",

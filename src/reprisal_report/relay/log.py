@@ -23,7 +23,9 @@ The class is not thread-safe on its own: ``RelayService`` serialises every call.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,15 +100,52 @@ class BundleLog:
         return None if row is None else _entry(row)
 
     def append(self, sha256: str, size: int, uploader: str, sth_timestamp: int) -> LogEntry:
-        index = self.tree.size
-        self._conn.execute(
-            "INSERT INTO entries (idx, sha256, size, sth_timestamp, uploader)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (index, sha256, size, sth_timestamp, uploader),
-        )
+        return self.append_many([(sha256, size, uploader)], sth_timestamp)[0]
+
+    def append_many(
+        self, uploads: Sequence[tuple[str, int, str]], sth_timestamp: int
+    ) -> list[LogEntry]:
+        """Log ``(sha256, size, uploader)`` uploads in order, in one transaction."""
+        first = self.tree.size
+        rows = [
+            (first + offset, sha256, size, sth_timestamp, uploader)
+            for offset, (sha256, size, uploader) in enumerate(uploads)
+        ]
+        with self.transaction():
+            self._conn.executemany(
+                "INSERT INTO entries (idx, sha256, size, sth_timestamp, uploader)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
         # Only after the commit: the in-memory tree never runs ahead of the disk.
-        self.tree.append(bytes.fromhex(sha256))
-        return LogEntry(index, sha256, size, sth_timestamp, False)
+        for _, sha256, _, _, _ in rows:
+            self.tree.append(bytes.fromhex(sha256))
+        return [LogEntry(idx, sha256, size, ts, False) for idx, sha256, size, ts, _ in rows]
+
+    def find_many(self, hashes: Sequence[str]) -> dict[str, LogEntry]:
+        """The entries of those ``hashes`` the log holds, by hash (at most 500 at once)."""
+        if not hashes:
+            return {}
+        marks = ", ".join("?" * len(hashes))
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE sha256 IN ({marks})",  # noqa: S608 - marks
+            tuple(hashes),
+        ).fetchall()
+        return {row[1]: _entry(row) for row in rows}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One commit (one fsync of the WAL) for several acknowledgements and flags.
+
+        Not for ``append``: the tree must only grow after its row committed.
+        """
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def after(self, after: int, limit: int) -> list[LogEntry]:
         rows = self._conn.execute(
@@ -130,6 +169,13 @@ class BundleLog:
         self._conn.execute(
             "INSERT OR IGNORE INTO acks (sha256, coordinator) VALUES (?, ?)",
             (sha256, coordinator),
+        )
+
+    def acknowledge_many(self, hashes: Sequence[str], coordinator: str) -> None:
+        """``acknowledge`` for each hash (call inside ``transaction``)."""
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO acks (sha256, coordinator) VALUES (?, ?)",
+            [(sha256, coordinator) for sha256 in hashes],
         )
 
     def held(self) -> list[tuple[LogEntry, frozenset[str]]]:

@@ -23,7 +23,8 @@ import fcntl
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,24 @@ class Accepted:
     receipt: Receipt
     # False when these bytes were already in the log (an idempotent re-upload).
     new: bool
+
+
+@dataclass(eq=False)
+class _Pending:
+    """An upload waiting for the group commit, and what became of it."""
+
+    incoming: IncomingBundle
+    sha256: str
+    uploader: Member
+    outcome: Accepted | BaseException | None = None
+    folder: Path | None = None
+
+    def result(self) -> Accepted:
+        if isinstance(self.outcome, Accepted):
+            return self.outcome
+        if self.outcome is None:  # pragma: no cover - _commit gives every item one
+            raise RelayRequestRejected(503, "upload could not be committed")
+        raise self.outcome
 
 
 class UploadSlots:
@@ -110,8 +129,11 @@ class RelayService:
         )
         self.uploads = UploadSlots(config.max_concurrent_uploads)
         # Serialises the log, the tree and the bundle files: appends are short
-        # (a rename, an fsync, an insert) and everything else is a read.
+        # (renames, fsyncs, one insert per group) and everything else is a read.
         self._lock = threading.Lock()
+        # Uploads waiting for the next group commit (``accept``).
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
 
     def _recover(self) -> None:
         self.store.wipe_incoming()
@@ -172,29 +194,81 @@ class RelayService:
     # --- bundles -----------------------------------------------------------------------
 
     def accept(self, incoming: IncomingBundle, sha256: str, uploader: Member) -> Accepted:
-        """Store a received, hash-checked upload and log it; or find it already logged."""
+        """Store a received, hash-checked upload and log it; or find it already logged.
+
+        Group commit: uploads that finish while another thread is committing wait for
+        it, then the next thread commits all of them at once (their renames, one fsync
+        per directory, one log transaction). Each still gets its receipt only after its
+        own bytes, name and row are durable.
+        """
+        mine = _Pending(incoming, sha256, uploader)
+        with self._queue_lock:
+            self._queue.append(mine)
         with self._lock:
-            existing = self.log.find(sha256)
-            if existing is not None:
-                incoming.discard()
-                return Accepted(self._receipt(existing), new=False)
-            used = self.log.usage(uploader.key_id)
-            if used + incoming.size > self.config.quota_bytes_per_key:
-                raise RelayRequestRejected(
-                    413,
-                    "this key's storage quota on the relay is used up until a coordinator"
-                    " collects its bundles",
-                )
-            self.store.commit(incoming, sha256)
+            if mine.outcome is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+        return mine.result()
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Commit queued uploads (under ``self._lock``); every one gets an outcome."""
+        now = int(self.config.clock())
+        placed: list[_Pending] = []
+        again: list[_Pending] = []  # the same bytes as an upload placed in this batch
+        added: dict[str, int] = {}
+        placing: set[str] = set()
+        for item in batch:
             try:
-                entry = self.log.append(
-                    sha256, incoming.size, uploader.key_id, int(self.config.clock())
-                )
-            except BaseException:
-                # Never leave a file the log does not list (start-up would remove it too).
-                self.store.delete(sha256)
-                raise
-            return Accepted(self._receipt(entry), new=True)
+                existing = self.log.find(item.sha256)
+                if existing is not None:
+                    item.incoming.discard()
+                    item.outcome = Accepted(self._receipt(existing), new=False)
+                    continue
+                if item.sha256 in placing:
+                    item.incoming.discard()
+                    again.append(item)
+                    continue
+                key = item.uploader.key_id
+                used = self.log.usage(key) + added.get(key, 0)
+                if used + item.incoming.size > self.config.quota_bytes_per_key:
+                    raise RelayRequestRejected(
+                        413,
+                        "this key's storage quota on the relay is used up until a"
+                        " coordinator collects its bundles",
+                    )
+                item.folder = self.store.place(item.incoming, item.sha256)
+                added[key] = added.get(key, 0) + item.incoming.size
+                placing.add(item.sha256)
+                placed.append(item)
+            except Exception as exc:  # handed to the request's own thread
+                item.outcome = exc
+        if not placed:
+            for item in again:  # pragma: no cover - a placed twin always exists
+                item.outcome = RelayRequestRejected(503, "upload could not be committed")
+            return
+        try:
+            self.store.sync_dirs([item.folder for item in placed if item.folder is not None])
+            entries = self.log.append_many(
+                [(item.sha256, item.incoming.size, item.uploader.key_id) for item in placed],
+                now,
+            )
+        except Exception as exc:  # handed to the requests' threads
+            # Never leave a file the log does not list (start-up would remove it too).
+            for item in placed:
+                with contextlib.suppress(OSError):
+                    self.store.delete(item.sha256)
+                item.outcome = exc
+            for item in again:
+                item.outcome = exc
+            return
+        by_sha = {}
+        for item, entry in zip(placed, entries, strict=True):
+            receipt = self._receipt(entry)
+            by_sha[entry.sha256] = receipt
+            item.outcome = Accepted(receipt, new=True)
+        for item in again:
+            item.outcome = Accepted(by_sha[item.sha256], new=False)
 
     def list_after(self, after: int, limit: int, coordinator: Member) -> list[BundleEntry]:
         """Log entries after ``after``, each with whether ``coordinator`` acknowledged it."""
@@ -223,16 +297,35 @@ class RelayService:
 
     def acknowledge(self, sha256: str, coordinator: Member) -> BundleEntry:
         """Record this coordinator's acknowledgement; delete the bytes if it was the last."""
+        return self.acknowledge_many((sha256,), coordinator)[0]
+
+    def acknowledge_many(self, hashes: Sequence[str], coordinator: Member) -> list[BundleEntry]:
+        """Acknowledge every one of ``hashes`` for ``coordinator``, or none of them.
+
+        One log transaction records the acknowledgements and flags the bundles they
+        complete; the files of those bundles are deleted once it committed (a crash in
+        between leaves files that start-up removes).
+        """
         with self._lock:
-            entry = self.log.find(sha256)
-            if entry is None:
-                raise RelayRequestRejected(404, "no such bundle on this relay")
-            self.log.acknowledge(sha256, coordinator.key_id)
-            self._sweep()
-            deleted = entry.deleted or not self.store.exists(sha256)
-            return _wire(
-                LogEntry(entry.index, sha256, entry.size, entry.sth_timestamp, deleted), True
-            )
+            found = self.log.find_many(hashes)
+            missing = [sha256 for sha256 in hashes if sha256 not in found]
+            if missing:
+                where = "" if len(hashes) == 1 else f": {missing[0][:16]}"
+                raise RelayRequestRejected(404, f"no such bundle on this relay{where}")
+            with self.log.transaction():
+                self.log.acknowledge_many(hashes, coordinator.key_id)
+                doomed = self._flag_collected()
+            self.store.delete_many(doomed)
+            now = self.log.find_many(hashes)
+            return [
+                _wire(
+                    replace(
+                        now[sha256], deleted=now[sha256].deleted or not self.store.exists(sha256)
+                    ),
+                    True,
+                )
+                for sha256 in hashes
+            ]
 
     def active_coordinators(self) -> frozenset[str]:
         """Key ids of the current card's coordinators that are not revoked."""
@@ -249,15 +342,32 @@ class RelayService:
         With no active coordinator at all (every one revoked) only retention deletes:
         the next coordinator the org enrols still finds the bundles.
         """
+        doomed = self._collected()
+        if doomed:
+            with self.log.transaction():
+                self._flag(doomed)
+            self.store.delete_many(doomed)
+
+    def _collected(self) -> list[str]:
         active = self.active_coordinators()
         oldest_kept = int(self.config.clock()) - self.config.retention_seconds
-        for entry, ackers in self.log.held():
-            collected = bool(active) and active <= ackers
-            if collected or entry.sth_timestamp <= oldest_kept:
-                # Flag first, then delete: a crash in between leaves a file that
-                # start-up removes, never a row pointing at nothing unflagged.
-                self.log.mark_deleted(entry.sha256)
-                self.store.delete(entry.sha256)
+        return [
+            entry.sha256
+            for entry, ackers in self.log.held()
+            if (bool(active) and active <= ackers) or entry.sth_timestamp <= oldest_kept
+        ]
+
+    def _flag_collected(self) -> list[str]:
+        """Flag what ``_collected`` finds (inside a log transaction); return the hashes."""
+        doomed = self._collected()
+        self._flag(doomed)
+        return doomed
+
+    def _flag(self, doomed: list[str]) -> None:
+        # Flag first, then delete the files: a crash in between leaves files that
+        # start-up removes, never a row pointing at nothing unflagged.
+        for sha256 in doomed:
+            self.log.mark_deleted(sha256)
 
     def update_card(self, data: bytes) -> tuple[SignedCard, bool]:
         return self.members.accept(data)

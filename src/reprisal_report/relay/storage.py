@@ -81,13 +81,22 @@ class BundleStore:
 
     def commit(self, incoming: IncomingBundle, sha256: str) -> None:
         """Move a finished upload to its content address, durably."""
+        self.sync_dirs([self.place(incoming, sha256)])
+
+    def place(self, incoming: IncomingBundle, sha256: str) -> Path:
+        """Move a finished (fsynced) upload to its content address; ``sync_dirs`` of
+        the returned folder makes the new name durable."""
         final = self.path_for(sha256)
         if not final.parent.is_dir():
             final.parent.mkdir(mode=0o700, exist_ok=True)
             fsync_dir(self.root)
         os.replace(incoming.path, final)
         incoming.mark_committed()
-        fsync_dir(final.parent)
+        return final.parent
+
+    def sync_dirs(self, directories: list[Path]) -> None:
+        for directory in sorted(set(directories)):
+            fsync_dir(directory)
 
     def read(self, sha256: str) -> bytes | None:
         try:
@@ -107,6 +116,19 @@ class BundleStore:
         except FileNotFoundError:
             return
         fsync_dir(path.parent)
+
+    def delete_many(self, hashes: list[str]) -> None:
+        """``delete`` for each hash, with one fsync per directory touched."""
+        touched: set[Path] = set()
+        for sha256 in hashes:
+            path = self.path_for(sha256)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            touched.add(path.parent)
+        for directory in sorted(touched):
+            fsync_dir(directory)
 
     def stored(self) -> Iterator[str]:
         """Every bundle file present, by name; stray files are ignored."""
