@@ -46,8 +46,15 @@ from reprisal_report.protocol.receipts import (
     verify_tree_head,
 )
 from reprisal_report.protocol.requests_auth import sign_request
+from reprisal_report.protocol.wire import (
+    MAX_ACK_BATCH,
+    BundleEntry,
+    ack_batch_body,
+    parse_ack_answer,
+    parse_entry,
+)
 from reprisal_report.protocol.wire import SHA256 as _SHA256
-from reprisal_report.protocol.wire import BundleEntry, parse_entry
+from reprisal_report.transport.inflight import DEFAULT_WORKERS, MAX_WORKERS
 
 __all__ = ["BundleEntry", "RelayClient", "find_relay_key"]
 
@@ -91,6 +98,7 @@ class RelayClient:
         max_retries: int = 8,
         max_fetch_bytes: int = DEFAULT_MAX_FETCH_BYTES,
         transport: httpx.BaseTransport | None = None,
+        connections: int = DEFAULT_WORKERS,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -108,6 +116,8 @@ class RelayClient:
             )
         if key_id != key_id_of(bytes(signing_key.verify_key)):
             raise ValueError("key_id does not belong to signing_key")
+        if not 1 <= connections <= MAX_WORKERS:
+            raise ValueError(f"between 1 and {MAX_WORKERS} connections")
         self.base_url = base_url.rstrip("/")
         self._host = parts.hostname
         self._key = signing_key
@@ -115,12 +125,17 @@ class RelayClient:
         self.relay_public_key = relay_public_key
         self._max_retries = max_retries
         self._max_fetch_bytes = max_fetch_bytes
+        # False once the relay turned down a batch acknowledgement (an older relay).
+        self.batch_acks = True
+        # One connection per request in flight (transport.inflight); httpx's pool is
+        # shared safely between the threads that send them.
         self._http = httpx.Client(
             base_url=self.base_url,
             proxy=proxy,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
             follow_redirects=False,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             # A generic agent string: the relay needs no more, and onlookers get less.
             headers={"User-Agent": "reprisal-report"},
         )
@@ -291,6 +306,32 @@ class RelayClient:
         if entry.sha256 != sha256 or not entry.acknowledged:
             raise RelayAnswerInvalid("relay did not acknowledge this bundle")
         return entry
+
+    def ack_many(self, hashes: builtins.list[str]) -> builtins.list[BundleEntry]:
+        """``ack`` for many bundles, up to MAX_ACK_BATCH per request (coordinators).
+
+        A relay without batch acknowledgements (older than this client: it answers
+        405) gets them one by one, and ``batch_acks`` turns False.
+        """
+        for sha256 in hashes:
+            _check_sha256(sha256)
+        entries: builtins.list[BundleEntry] = []
+        for start in range(0, len(hashes), MAX_ACK_BATCH):
+            chunk = hashes[start : start + MAX_ACK_BATCH]
+            if self.batch_acks:
+                status, answer = self._send(
+                    "POST",
+                    "/v1/bundles/acks",
+                    body=ack_batch_body(chunk),
+                    content_type="application/json",
+                    ok=(200, 405),
+                )
+                if status == 200:
+                    entries.extend(parse_ack_answer(self._json(answer), chunk))
+                    continue
+                self.batch_acks = False
+            entries.extend(self.ack(sha256) for sha256 in chunk)
+        return entries
 
     def sth(self) -> SignedTreeHead:
         """The current signed tree head (``verified`` if the relay key is known)."""
