@@ -55,6 +55,7 @@ from reprisal_report.model.text import visible
 from reprisal_report.transport import folder
 from reprisal_report.vault import evidence, inbox
 from reprisal_report.vault.cases import record_event, utc_now
+from reprisal_report.vault.inbox_batch import BatchedEvidenceWriter, EvidenceBatch
 from reprisal_report.vault.store import Vault
 
 BUNDLE_SUFFIX = ".rrb"
@@ -222,11 +223,15 @@ def _verify_and_store(
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
+    batch: EvidenceBatch | None = None,
 ) -> ImportOutcome:
     identity = age_identity_text(vault)
     if identity is None:
         raise UnknownOrg("this profile holds no age identity; only coordinators import bundles")
-    copy = evidence.EvidenceWriter(vault, sha)
+    # In a batch (sync pull) the fsyncs wait for the batch's commit (vault.inbox_batch).
+    copy: evidence.EvidenceWriter | BatchedEvidenceWriter = (
+        evidence.EvidenceWriter(vault, sha) if batch is None else batch.writer(sha)
+    )
     try:
         with vault.transaction():
             manifest = _verify_into(vault, sha, handle, on_bytes, progress, identity, copy)
@@ -245,7 +250,7 @@ def _verify_into(
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
     identity: str,
-    copy: evidence.EvidenceWriter,
+    copy: evidence.EvidenceWriter | BatchedEvidenceWriter,
 ) -> Manifest:
     """Every check of one bundle, then its rows (inside the caller's transaction)."""
     reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES, tee=copy.write)
@@ -374,10 +379,11 @@ def _import_handle(
     sha: str,
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
+    batch: EvidenceBatch | None = None,
 ) -> ImportOutcome:
     progress = _Progress()
     try:
-        return _verify_and_store(vault, path, sha, handle, on_bytes, progress)
+        return _verify_and_store(vault, path, sha, handle, on_bytes, progress, batch)
     except ReportError as exc:
         if progress.authentic:
             # Signed by a reporter key of the card, yet refused for now (an expired
@@ -419,13 +425,20 @@ def import_bundle(
         return _import_handle(vault, path, sha, handle, on_bytes)
 
 
-def import_fetched(vault: Vault, data: bytes, sha: str, label: str) -> ImportOutcome:
-    """Import a bundle already in memory whose SHA-256 the caller checked (relay pull)."""
+def import_fetched(
+    vault: Vault, data: bytes, sha: str, label: str, batch: EvidenceBatch | None = None
+) -> ImportOutcome:
+    """Import a bundle already in memory whose SHA-256 the caller checked (relay pull).
+
+    With ``batch`` the evidence file is made durable by ``batch.sync()``, which the
+    caller runs last inside the vault transaction holding this import (see
+    ``vault.inbox_batch``); every check is the same.
+    """
     evidence.remove_orphans(vault)
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         return _duplicate(Path(label), known)
-    return _import_handle(vault, Path(label), sha, io.BytesIO(data), None)
+    return _import_handle(vault, Path(label), sha, io.BytesIO(data), None, batch)
 
 
 def import_paths(
