@@ -5,12 +5,20 @@ copy reads back correctly or the relay's receipt arrived; a pulled bundle is
 acknowledged to the relay only after it was imported (or found already imported). A
 crash at any point therefore leaves work that the next run finishes, with no bundle
 lost and none imported twice.
+
+Several requests are in flight at once (``transport.inflight``: uploads on push,
+fetches on pull, ``IN_FLIGHT`` by default), but their results are handled on this
+thread in order, so the vault sees the same sequence of steps as with one request at
+a time. Pulled bundles are acknowledged in one request per vault transaction.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,18 +38,22 @@ from reprisal_report.identity.fingerprint import key_id
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.model.states import CaseState, ImportStatus, OutboxState, Role
 from reprisal_report.transport import folder as folder_transport
+from reprisal_report.transport.inflight import DEFAULT_WORKERS, in_flight
 from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.attachments import case_blobs
 from reprisal_report.vault.blobs import remove_blobs
 from reprisal_report.vault.blobs import remove_orphans as remove_orphan_blobs
 from reprisal_report.vault.cases import record_event
+from reprisal_report.vault.inbox import find_by_sha256
+from reprisal_report.vault.inbox_batch import EvidenceBatch, imported_hashes
 from reprisal_report.vault.lock import profile_lock
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 
 if TYPE_CHECKING:
     from reprisal_report.protocol.receipts import Receipt, SignedTreeHead
+    from reprisal_report.protocol.wire import BundleEntry
     from reprisal_report.transport.relay_client import RelayClient
     from reprisal_report.workflows.inbox import ImportOutcome
 
@@ -50,6 +62,8 @@ PURGE_SETTING = "purge_after_delivery"
 # receipt; an unacknowledged bundle is fetched again and found already imported), so a
 # crash inside a batch only repeats work; it loses and duplicates nothing.
 BATCH = 50
+# Requests in flight at once (uploads or fetches); the relay takes 8 uploads at a time.
+IN_FLIGHT = DEFAULT_WORKERS
 
 
 @dataclass
@@ -139,28 +153,38 @@ def check_transport_security(url: str, allow_http: bool) -> None:
         )
 
 
-def _relay_client(vault: Vault, url: str, proxy: str | None) -> tuple[RelayClient, bytes | None]:
+def _relay_client(
+    vault: Vault, url: str, proxy: str | None, connections: int = IN_FLIGHT
+) -> tuple[RelayClient, bytes | None, SignedTreeHead]:
+    """A client for ``url`` with the relay's key if an org card enrols it, and the
+    (not yet verified) tree head it answered with."""
     from reprisal_report.transport.relay_client import RelayClient, find_relay_key
 
     me = public_identity(vault)
-    client = RelayClient(url, signing_key(vault), me.key_id, None, proxy)
+    client = RelayClient(url, signing_key(vault), me.key_id, None, proxy, connections=connections)
     sth = client.sth()
     relay_key = None
     for org in pinning.all_orgs(vault):
         relay_key = relay_key or find_relay_key(org.signed.card, sth.relay_key_id)
     client.relay_public_key = relay_key
-    return client, relay_key
+    return client, relay_key, sth
 
 
-def _check_log(vault: Vault, client: RelayClient, relay_key: bytes | None) -> SignedTreeHead:
-    """Fetch the tree head and prove it extends the last one this profile saw."""
+def _check_log(
+    vault: Vault,
+    client: RelayClient,
+    relay_key: bytes | None,
+    head: SignedTreeHead | None = None,
+) -> SignedTreeHead:
+    """Prove the relay's tree head (``head``, or a fresh one) extends the last one this
+    profile saw, and store it."""
     from reprisal_report.protocol.receipts import (
         SignedTreeHead,
         check_consistency,
         verify_tree_head,
     )
 
-    new = client.sth()
+    new = client.sth() if head is None else head
     if relay_key is not None:
         new = verify_tree_head(new, relay_key)
     name = f"relay-sth:{client.base_url}"
@@ -171,9 +195,12 @@ def _check_log(vault: Vault, client: RelayClient, relay_key: bytes | None) -> Si
             # No proof can exist (the relay would refuse to make one): this is a log
             # that lost entries, a verification failure, not a refused request.
             check_consistency(old, new, [], relay_public_key=relay_key)
-        if old.tree_size > 0:
+        if 0 < old.tree_size < new.tree_size:
             proof = client.consistency(old.tree_size, new.tree_size)
             check_consistency(old, new, proof, relay_public_key=relay_key)
+        elif old.tree_size == new.tree_size:
+            # Equal sizes: the proof is empty and the roots must be equal (RFC 9162).
+            check_consistency(old, new, [], relay_public_key=relay_key)
     with vault.transaction():
         vault.set_meta(name, json.dumps(new.to_json(), sort_keys=True))
     return new
@@ -191,6 +218,7 @@ def push(
     on_bundle: Callable[[str], None] | None = None,
     allow_http: bool = False,
     org_id: str | None = None,
+    connections: int = IN_FLIGHT,
 ) -> DeliveryReport:
     """Deliver pending bundles to a relay or a folder.
 
@@ -209,7 +237,7 @@ def push(
         box = ProfilePaths(home).outbox
         if is_url(target):
             check_transport_security(target, allow_http)
-            _push_relay(vault, box, target, proxy, pending, report, on_bundle, org_id)
+            _push_relay(vault, box, target, proxy, pending, report, on_bundle, org_id, connections)
         else:
             folder = Path(target)
             folder_transport.require_folder(folder)
@@ -295,6 +323,13 @@ def _relay_orgs(vault: Vault, relay_key: bytes | None) -> set[str]:
     }
 
 
+def _outbox_size(box: Path, entry: outbox.OutboxEntry) -> int:
+    try:
+        return (box / f"{entry.bundle_id}.rrb").stat().st_size
+    except OSError:
+        return 0  # reported when its upload tries to read it
+
+
 def _delivered_unpurged(vault: Vault, relay_key: bytes, orgs: set[str]) -> list[outbox.OutboxEntry]:
     """Delivered bundles of ``orgs`` whose case still holds plaintext and whose stored
     receipt verifies against this relay's key (a receipt from another relay does not)."""
@@ -324,10 +359,11 @@ def _push_relay(
     report: DeliveryReport,
     on_bundle: Callable[[str], None] | None,
     org_id: str | None = None,
+    connections: int = IN_FLIGHT,
 ) -> None:
-    client, relay_key = _relay_client(vault, url, proxy)
+    client, relay_key, head = _relay_client(vault, url, proxy, connections)
     try:
-        _check_log(vault, client, relay_key)
+        _check_log(vault, client, relay_key, head)
         orgs = _relay_orgs(vault, relay_key)
         if relay_key is None:
             joined = {org.org_id for org in pinning.all_orgs(vault)}
@@ -383,22 +419,30 @@ def _push_relay(
                     on_bundle(entry.bundle_id)
             done.clear()
 
-        for entry in pending:
-            # One bad bundle (gone from the outbox, too large for this relay, refused)
-            # fails alone; an unreachable relay stops the run (RelayUnreachable).
-            try:
-                data = (box / f"{entry.bundle_id}.rrb").read_bytes()
-                receipt = client.upload(data)
-            except FileNotFoundError:
-                report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
-                continue
-            except (VerificationError, RelayFailed) as exc:
-                report.fail(entry.bundle_id, exc)
-                continue
-            crash_point("push.after-upload")
-            done.append((entry, receipt))
-            if len(done) >= BATCH:
-                commit()
+        def upload(entry: outbox.OutboxEntry) -> Receipt:
+            return client.upload((box / f"{entry.bundle_id}.rrb").read_bytes())
+
+        uploads = in_flight(
+            upload, pending, workers=connections, size=lambda e: _outbox_size(box, e)
+        )
+        with closing(uploads):
+            for entry, result in uploads:
+                # One bad bundle (gone from the outbox, too large for this relay,
+                # refused) fails alone; an unreachable relay stops the run
+                # (RelayUnreachable). Uploads are idempotent: the ones still in flight
+                # when a run stops are uploaded again next time, same receipts.
+                try:
+                    receipt = result.result()
+                except FileNotFoundError:
+                    report.fail(entry.bundle_id, NotFound("bundle file is missing from the outbox"))
+                    continue
+                except (VerificationError, RelayFailed) as exc:
+                    report.fail(entry.bundle_id, exc)
+                    continue
+                crash_point("push.after-upload")
+                done.append((entry, receipt))
+                if len(done) >= BATCH:
+                    commit()
         commit()
         if pending:
             # Purge only once the log after these uploads extends the one seen before:
@@ -435,6 +479,7 @@ def pull(
     remove_after_import: bool = False,
     on_bundle: Callable[[str], None] | None = None,
     allow_http: bool = False,
+    connections: int = IN_FLIGHT,
 ) -> DeliveryReport:
     from reprisal_report.workflows import inbox
 
@@ -454,10 +499,10 @@ def pull(
                 on_bundle(path.name)
         return report
     check_transport_security(source, allow_http)
-    client, relay_key = _relay_client(vault, source, proxy)
+    client, relay_key, head = _relay_client(vault, source, proxy, connections)
     try:
-        _check_log(vault, client, relay_key)
-        _pull_relay(vault, client, report, on_bundle)
+        _check_log(vault, client, relay_key, head)
+        _pull_relay(vault, client, report, on_bundle, connections)
     finally:
         client.close()
     return report
@@ -471,11 +516,18 @@ QUARANTINE_PREFIX = "quarantine:"
 CURSOR_PREFIX = "relay-cursor:"
 
 
+BATCH_ACK_REFUSED = (
+    "the relay does not take batch acknowledgements (it is older than this client): "
+    "bundles were acknowledged one by one"
+)
+
+
 def _pull_relay(
     vault: Vault,
     client: RelayClient,
     report: DeliveryReport,
     on_bundle: Callable[[str], None] | None,
+    connections: int = IN_FLIGHT,
 ) -> None:
     """Collect what this coordinator has not acknowledged yet, oldest first.
 
@@ -508,29 +560,67 @@ def _pull_relay(
             )
         else:
             waiting.append(entry)
-    for start in range(0, len(waiting), BATCH):
-        collected: list[str] = []
-        # Each import is a savepoint inside the batch: a bad bundle leaves nothing.
-        with vault.transaction():
-            for entry in waiting[start : start + BATCH]:
-                outcome = _pull_one(vault, client, entry.sha256)
-                _count(report, outcome)
-                if outcome.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE):
-                    collected.append(entry.sha256)
-                elif outcome.error is not None and not isinstance(outcome.error, retried):
-                    _quarantine(vault, entry.sha256, client.base_url, outcome.error)
-                    report.notes.append(
-                        f"bundle {entry.sha256[:16]} was quarantined: it is acknowledged"
-                        " and will not be fetched again"
-                    )
-                    collected.append(entry.sha256)
-        # Acknowledged only once the imports (or quarantine records) are committed.
-        crash_point("pull.after-import")
-        for sha256 in collected:
-            client.ack(sha256)
-            settled.add(sha256)
-            if on_bundle is not None:
-                on_bundle(sha256[:16])
+
+    def fetch(entry: BundleEntry) -> bytes | None:
+        # fetch() checks the bytes against the hash; bundles are capped (64 MiB by
+        # default). A bundle already imported is not fetched again.
+        return None if entry.sha256 in known else client.fetch(entry.sha256)
+
+    known = imported_hashes(vault, [e.sha256 for e in waiting])
+    fetched = in_flight(
+        fetch,
+        waiting,
+        workers=connections,
+        size=lambda e: 0 if e.sha256 in known else e.size,
+    )
+    # Acknowledgements go out on their own thread, one batch after the other, while
+    # the next batch is imported; each is sent only after its batch committed.
+    acks: list[tuple[list[str], Future[list[BundleEntry]]]] = []
+    sent = False
+
+    def settle(finished_only: bool) -> None:
+        while acks and (acks[0][1].done() or not finished_only):
+            hashes, answer = acks.pop(0)
+            answer.result()  # the first failure stops the pull, as a failed ack did
+            for sha256 in hashes:
+                settled.add(sha256)
+                if on_bundle is not None:
+                    on_bundle(sha256[:16])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-ack") as acker:
+        with closing(fetched):
+            while True:
+                collected: list[str] = []
+                seen = 0
+                # Each import is a savepoint inside the batch: a bad bundle leaves
+                # nothing. The batch's evidence files are fsynced once, last before the
+                # commit. The next fetches go on meanwhile.
+                with EvidenceBatch(vault).guard() as files, vault.transaction():
+                    for entry, result in itertools.islice(fetched, BATCH):
+                        seen += 1
+                        outcome = _pull_one(vault, entry.sha256, result.result(), files)
+                        _count(report, outcome)
+                        if outcome.status in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE):
+                            collected.append(entry.sha256)
+                        elif outcome.error is not None and not isinstance(outcome.error, retried):
+                            _quarantine(vault, entry.sha256, client.base_url, outcome.error)
+                            report.notes.append(
+                                f"bundle {entry.sha256[:16]} was quarantined: it is"
+                                " acknowledged and will not be fetched again"
+                            )
+                            collected.append(entry.sha256)
+                    files.sync()
+                if not seen:
+                    break
+                # Acknowledged only once the imports (or quarantine records) committed.
+                crash_point("pull.after-import")
+                if collected:
+                    acks.append((collected, acker.submit(client.ack_many, collected)))
+                    sent = True
+                settle(finished_only=True)
+        settle(finished_only=False)
+    if sent and not client.batch_acks:
+        report.notes.append(BATCH_ACK_REFUSED)
     new_cursor = cursor
     for entry in listed:
         if entry.sha256 not in settled:
@@ -549,21 +639,23 @@ def _quarantine(vault: Vault, sha256: str, source: str, error: ReportError) -> N
     vault.set_meta(f"{QUARANTINE_PREFIX}{sha256}", json.dumps(record, sort_keys=True))
 
 
-def _pull_one(vault: Vault, client: RelayClient, sha256: str) -> ImportOutcome:
-    from reprisal_report.vault.inbox import find_by_sha256
+def _pull_one(vault: Vault, sha256: str, data: bytes | None, files: EvidenceBatch) -> ImportOutcome:
+    """Import fetched bytes (``import_fetched`` finds a duplicate itself), or report a
+    bundle that was not fetched because the inbox holds it (``data`` None)."""
     from reprisal_report.workflows import inbox
 
+    if data is not None:
+        return inbox.import_fetched(vault, data, sha256, sha256[:16], files)
     known = find_by_sha256(vault, sha256)
-    if known is not None:
-        return inbox.ImportOutcome(
-            path=Path(sha256[:16]),
-            status=ImportStatus.DUPLICATE,
-            bundle_id=known.bundle_id,
-            case_id=known.case_id,
-            reason="already imported; nothing changed",
-        )
-    # fetch() checked the bytes against the hash; bundles are capped (64 MiB by default).
-    return inbox.import_fetched(vault, client.fetch(sha256), sha256, sha256[:16])
+    if known is None:
+        raise ValueError("a bundle not imported yet was not fetched")
+    return inbox.ImportOutcome(
+        path=Path(sha256[:16]),
+        status=ImportStatus.DUPLICATE,
+        bundle_id=known.bundle_id,
+        case_id=known.case_id,
+        reason="already imported; nothing changed",
+    )
 
 
 def _count(report: DeliveryReport, outcome: ImportOutcome) -> None:
@@ -588,7 +680,7 @@ def publish_card(
     from reprisal_report.workflows.coordinator import current_card
 
     check_transport_security(url, allow_http)
-    client, _ = _relay_client(vault, url, proxy)
+    client, _, _ = _relay_client(vault, url, proxy, 1)
     try:
         return client.update_org_card(current_card(vault))
     finally:
