@@ -69,7 +69,7 @@ def test_st_run_finds_no_server_error(relay: RunningRelay, tmp_path: Path) -> No
     )
     output = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
     assert result.returncode == 0, output[-6000:]
-    assert "9 selected" in output and "passed" in output, output[-6000:]
+    assert "10 selected" in output and "passed" in output, output[-6000:]
 
 
 class SigningAuth(requests.auth.AuthBase):
@@ -113,7 +113,7 @@ def test_signed_fuzzing_finds_no_server_error(relay: RunningRelay, mode: Generat
         if isinstance(result, Err):
             raise result.err()
         operations.append(result.ok())
-    assert len(operations) >= 9
+    assert len(operations) >= 10
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))
