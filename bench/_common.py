@@ -6,6 +6,7 @@ Nothing here listens beyond 127.0.0.1, and every wait is bounded.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -16,7 +17,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "src" / "reprisal_report" / "examples" / "case-example.yaml"
@@ -114,11 +115,32 @@ def tree_size(path: Path) -> int:
 # --- the loopback world of the delivery benchmarks -------------------------------------
 
 
-def make_world(t: Path, bundles: int, relay_url: str) -> None:
+COUNTRIES = ("BI", "CD", "RW", "UG", "KE", "TZ", "ET", "SD", "CM", "NG", "ML", "BF")
+
+
+def distinct_case(record: dict[str, Any], i: int) -> dict[str, Any]:
+    """The example case made the ``i``-th of many different ones: its own victim, and a
+    country and month shared with few others, so the coordinator's triage sees a few
+    possible duplicates per case rather than every case duplicating every other (1,000
+    copies of one case would measure duplicate detection at its worst, not delivery)."""
+    case = copy.deepcopy(record)
+    country, month = COUNTRIES[i % len(COUNTRIES)], i // len(COUNTRIES)
+    case["country"] = country
+    case["incident_date"] = f"{2010 + month // 12}-{month % 12 + 1:02d}"
+    for cooperation in case.get("cooperation") or []:
+        cooperation["date"] = "2009-06"
+    for victim in case.get("victims") or []:
+        victim["name"] = f"Person Number {i}"
+        victim["aliases"] = [f"PN{i:06d}"]
+    return case
+
+
+def make_world(t: Path, bundles: int, relay_url: str, *, distinct: bool = False) -> None:
     """A coordinator (``t/c``), a reporter (``t/r``) and a relay key (``t/relay``) in
     one org, and ``bundles`` sealed cases of one 64 KiB random attachment each in the
     reporter's outbox. In-process through the workflows: 1,000 CLI runs would take
-    minutes of setup that is not what is measured."""
+    minutes of setup that is not what is measured. With ``distinct`` each case is
+    another one (``distinct_case``), otherwise all are the example case."""
     os.environ["REPRISAL_REPORT_INSECURE_TEST_KDF"] = "1"
     from reprisal_report.model.case import parse_case_bytes
     from reprisal_report.relay.keys import init_relay
@@ -139,8 +161,8 @@ def make_world(t: Path, bundles: int, relay_url: str) -> None:
     record = parse_case_bytes(demo.example_case_bytes(), source_name="case.yaml")
     with profile.open_profile(t / "r", PASS) as v:
         membership.join_org(v, (t / "org.json").read_bytes(), card.root_fingerprint)
-        for _ in range(bundles):
-            case_id = reporter.new_case(v, record, None)
+        for i in range(bundles):
+            case_id = reporter.new_case(v, distinct_case(record, i) if distinct else record, None)
             blob = io.BytesIO(os.urandom(64 * 1024))
             reporter.attach_files_from_streams(v, case_id, [("evidence.bin", blob)])
             sealing.seal_case(v, t / "r", reporter.show_case(v, case_id).row)

@@ -97,6 +97,8 @@ class DelayProxy:
             return
         try:
             await asyncio.gather(self._pipe(down_r, up_w), self._pipe(up_r, down_w))
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: end quietly (asyncio would log a traceback)
         finally:
             for w in (up_w, down_w):
                 w.close()
@@ -145,7 +147,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         t = Path(tmp)
         port = free_port()
-        make_world(t, n, f"http://127.0.0.1:{port}")
+        make_world(t, n, f"http://127.0.0.1:{port}", distinct=True)
         cp, files, size = copy_reference(t, env)
         with Relay(t, port, env), DelayProxy(port, args.delay_ms / 1000, args.lifetime) as proxy:
             url = f"http://127.0.0.1:{proxy.port}"

@@ -41,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         t = Path(tmp)
         port = free_port()
-        make_world(t, n, f"http://127.0.0.1:{port}")
+        make_world(t, n, f"http://127.0.0.1:{port}", distinct=True)
         cp, files, size = copy_reference(t, env)
         with Relay(t, port, env) as relay:
             push, pull, delivered, imported = push_pull(t, relay.url, env)
