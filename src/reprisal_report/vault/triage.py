@@ -20,6 +20,10 @@ from reprisal_report.vault.store import Vault
 REPORTER_ACTOR = "reporter"
 # Incidents this many days apart or closer (same country, a shared act) may be one.
 INCIDENT_WINDOW_DAYS = 7
+# At most this many possible duplicates are recorded per case and reason: a victim
+# named in hundreds of cases (or a generated test vault) must not make every import
+# cost more than the last.
+MAX_DUPLICATES = 100
 # Shorter victim keys (initials, one-letter aliases) are not compared for duplicates.
 MIN_VICTIM_KEY = 4
 
@@ -230,8 +234,8 @@ def _refresh_duplicates(vault: Vault, case_id: str, *, fresh: bool) -> None:
     for (other,) in conn.execute(
         "SELECT DISTINCT o.case_id FROM triage_victim_keys v "
         "JOIN triage_victim_keys o ON o.key = v.key AND o.case_id <> v.case_id "
-        "WHERE v.case_id = ?",
-        (case_id,),
+        "WHERE v.case_id = ? LIMIT ?",
+        (case_id, MAX_DUPLICATES),
     ).fetchall():
         pairs.add((str(other), "victim"))
     row = find(vault, case_id)
@@ -243,8 +247,8 @@ def _refresh_duplicates(vault: Vault, case_id: str, *, fresh: bool) -> None:
             "JOIN triage_acts a ON a.case_id = t.case_id "
             "JOIN triage_acts mine ON mine.act = a.act AND mine.case_id = ? "
             "WHERE t.country = ? AND t.case_id <> ? AND t.incident_start <> '' "
-            "AND t.incident_start <= ? AND t.incident_end >= ?",
-            (case_id, row.country, case_id, high, low),
+            "AND t.incident_start <= ? AND t.incident_end >= ? LIMIT ?",
+            (case_id, row.country, case_id, high, low, MAX_DUPLICATES),
         ).fetchall():
             pairs.add((str(other), "incident"))
     conn.executemany(
