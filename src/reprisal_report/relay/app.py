@@ -45,7 +45,7 @@ from reprisal_report.protocol.wire import (
     parse_ack_batch,
 )
 from reprisal_report.relay.config import RelayConfig
-from reprisal_report.relay.service import RelayService
+from reprisal_report.relay.service import Accepted, RelayService
 
 logger = logging.getLogger(__name__)
 
@@ -304,14 +304,22 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
                             413, f"bundle larger than the relay's {limit} bytes"
                         )
                     incoming.write(chunk)
-                digest = await run_in_threadpool(incoming.finish)
-                if incoming.size == 0:
-                    raise RelayRequestRejected(400, "empty bundle")
-                if not hmac.compare_digest(digest, body_sha256):
-                    raise RelayRequestRejected(400, "request body does not match X-RR-Body-SHA256")
-                accepted = await run_in_threadpool(relay.accept, incoming, digest, member)
+
+                def complete() -> Accepted:
+                    # One trip to a worker thread: fsync, checks, then the group commit.
+                    digest = incoming.finish()
+                    if incoming.size == 0:
+                        raise RelayRequestRejected(400, "empty bundle")
+                    if not hmac.compare_digest(digest, body_sha256):
+                        raise RelayRequestRejected(
+                            400, "request body does not match X-RR-Body-SHA256"
+                        )
+                    return relay.accept(incoming, digest, member)
+
+                accepted = await run_in_threadpool(complete)
             finally:
-                await run_in_threadpool(incoming.discard)
+                if not incoming.settled:
+                    await run_in_threadpool(incoming.discard)
         finally:
             relay.uploads.release()
         return JSONResponse(accepted.receipt.to_json(), status_code=201 if accepted.new else 200)

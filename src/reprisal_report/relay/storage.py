@@ -52,6 +52,11 @@ class IncomingBundle:
     def mark_committed(self) -> None:
         self._done = True
 
+    @property
+    def settled(self) -> bool:
+        """Stored under its content address, or already discarded."""
+        return self._done
+
     def discard(self) -> None:
         """Drop the temporary file unless it became a stored bundle."""
         if self._done:
