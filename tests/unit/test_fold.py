@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reprisal_report.model import fold as fold_module
-from reprisal_report.model.fold import fold, index_terms, terms
+from reprisal_report.model.fold import fold, fold_compact, index_terms, terms
 
 EQUAL = [
     # Latin: accents, letters that do not decompose, compatibility forms, case.
@@ -87,6 +87,13 @@ EQUAL = [
 @pytest.mark.parametrize(("text", "expected"), EQUAL)
 def test_fold(text: str, expected: str) -> None:
     assert fold(text) == expected
+
+
+def test_fold_compact_drops_spacing_and_punctuation() -> None:
+    assert fold_compact("+257 (79) 000-111") == fold_compact("25779000111") == "25779000111"
+    assert fold_compact("٠٧٩ ١٢٣") == "079123"
+    assert fold_compact("Jean-Pierre") == fold_compact("JEAN PIERRE") == fold_compact("JeanPierre")
+    assert fold_compact("O’Brien") == fold_compact("OBrien") == "obrien"
 
 
 def test_other_scripts_are_not_transliterated() -> None:

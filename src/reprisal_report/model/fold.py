@@ -35,13 +35,16 @@ them with examples):
      isolates, BOM, tags), the other default-ignorable code points (Hangul fillers),
      controls other than whitespace, surrogates and unassigned code points;
    - every whitespace character (tabs, line breaks, no-break and ideographic spaces)
-     → a space.
+     → a space;
+   - any capital casefold left (Cherokee folds to its capitals) → lower case.
 5. NFC (recomposes Hangul syllables split in step 3), then runs of spaces become
    one and the ends are trimmed.
 
 ``fold`` is idempotent: ``fold(fold(x)) == fold(x)``.
 
-:func:`terms` splits text into the search terms the index holds (see its docstring).
+:func:`fold_compact` also drops spaces, punctuation and symbols (phone numbers, names
+written together or apart). :func:`terms` splits text into the search terms the index
+holds (see its docstring).
 """
 
 from __future__ import annotations
@@ -169,6 +172,8 @@ _CJK: Final = (
 _CJK_CHAR: Final = re.compile(f"[{_CJK}]")
 _CJK_OR_NOT: Final = re.compile(f"(?P<cjk>[{_CJK}]+)|[^{_CJK}]+")
 _CHUNK: Final = re.compile(r"\S+")
+_ASCII_WORD: Final = re.compile(r"[A-Za-z0-9]+")
+_ASCII_CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 def is_cjk(char: str) -> bool:
@@ -213,6 +218,15 @@ def _pieces(folded: str) -> Iterator[tuple[str, int, bool]]:
                     yield run[index : index + 2], at + index, True
 
 
+def fold_compact(text: str) -> str:
+    """``fold(text)`` with every space, punctuation mark and symbol removed: the letters
+    and digits alone, in order (``+257 (79) 000-111`` → ``25779000111``,
+    ``Jean-Pierre`` = ``Jean Pierre`` = ``JeanPierre`` → ``jeanpierre``). For
+    comparisons where spacing and punctuation must not matter, such as phone numbers
+    in the export leak gate."""
+    return "".join(fold(text).translate(_SEPARATORS).split())
+
+
 def index_terms(text: str) -> tuple[list[str], list[str]]:
     """What the search index holds for ``text``: its terms in order (see :func:`terms`)
     and, apart, every Han, kana and Hangul character of it."""
@@ -255,13 +269,21 @@ def terms(text: str) -> list[Term]:
     a term knows its span: its chunk, or its own characters for a CJK term where
     folding kept the chunk's length.
     """
+    if text.isascii() and _ASCII_CONTROL.search(text) is None:
+        # What fold and the separators do to printable ASCII, with exact spans.
+        return [Term(w.group().lower(), w.start(), w.end()) for w in _ASCII_WORD.finditer(text)]
     result: list[Term] = []
     for chunk in _CHUNK.finditer(text):
         raw = chunk.group()
+        base = chunk.start()
+        if raw.isascii() and _ASCII_CONTROL.search(raw) is None:
+            # What fold and the separators do to printable ASCII, with exact spans.
+            for word in _ASCII_WORD.finditer(raw):
+                result.append(Term(word.group().lower(), base + word.start(), base + word.end()))
+            continue
         folded = fold(raw)
         if not folded:
             continue
-        base = chunk.start()
         trim_start, trim_end = _trim(raw)
         start, end = base + trim_start, base + trim_end
         exact = len(folded) == len(raw)

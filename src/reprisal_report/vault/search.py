@@ -18,12 +18,13 @@ freed pages. docs/search.md is the user-facing description.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from reprisal_report.errors import InvalidInput
-from reprisal_report.model.fold import Term, fold, index_terms, terms
+from reprisal_report.model.fold import fold, index_terms, terms
 
 if TYPE_CHECKING:
     from reprisal_report.vault.store import Vault
@@ -48,7 +49,7 @@ _WEIGHTS: Final = "bm25(4.0, 4.0, 2.0, 2.0, 2.0, 1.5, 1.0, 1.0, 1.0)"
 # Up to this many matching cases are ordered by relevance; a query matching more (a
 # common word) lists the most recently received or updated cases first, so its cost
 # does not grow with the vault.
-RANKED_MATCHES: Final = 10_000
+RANKED_MATCHES: Final = 2_000
 MIN_PREFIX: Final = 2
 # Put between two values of one field (two victims, two notes) so that no phrase
 # spans them: a term fold never produces (it removes every format character).
@@ -80,63 +81,58 @@ class SearchHit:
 
 # --- the case's own text -------------------------------------------------------------
 
-_RECORD_SQL: Final = """
-    SELECT b.record FROM triage_cases t JOIN inbox_bundles b ON b.bundle_id = t.latest_bundle_id
-    WHERE t.case_id = ?
+# The text of the indexed fields of several cases (a JSON array of ids) in one query:
+# (case_id, field, value), in field order, victims in order with each one's aliases
+# after the names, notes by number. SQLite reads the JSON itself (json_each, ->>): the
+# record is the vault's own copy. Contacts and the rest of the record are never read.
+_FIELDS_SQL: Final = """
+    WITH r AS (
+        SELECT t.case_id AS case_id, b.record AS j
+        FROM json_each(?) ids
+        JOIN triage_cases t ON t.case_id = ids.value
+        JOIN inbox_bundles b ON b.bundle_id = t.latest_bundle_id
+    ),
+    okr AS (SELECT case_id, j FROM r WHERE json_valid(j)),
+    v AS (
+        SELECT okr.case_id, e.key AS k, e.value AS o FROM okr, json_each(okr.j, '$.victims') e
+        WHERE json_type(okr.j, '$.victims') = 'array' AND e.type = 'object'
+    ),
+    p AS (
+        SELECT okr.case_id, e.key AS k, e.value AS o
+        FROM okr, json_each(okr.j, '$.perpetrators') e
+        WHERE json_type(okr.j, '$.perpetrators') = 'array' AND e.type = 'object'
+    )
+    SELECT case_id, '', 0, 0, 0 FROM r
+    UNION ALL SELECT case_id, 'title', 1, 0, j ->> '$.title' FROM okr
+    UNION ALL SELECT case_id, 'victims', 2, k * 2, o ->> '$.name' FROM v
+    UNION ALL SELECT v.case_id, 'victims', 2, v.k * 2 + 1, a.value
+        FROM v, json_each(v.o, '$.aliases') a WHERE a.type = 'text'
+    UNION ALL SELECT case_id, 'organisations', 3, k, o ->> '$.organisation' FROM v
+    UNION ALL SELECT case_id, 'perpetrators', 4, k, o ->> '$.name' FROM p
+    UNION ALL SELECT case_id, 'locations', 5, 0, j ->> '$.location' FROM okr
+    UNION ALL SELECT case_id, 'public_summary', 6, 0, j ->> '$.public_summary' FROM okr
+    UNION ALL SELECT case_id, 'narrative', 7, 0, j ->> '$.narrative' FROM okr
+    UNION ALL SELECT n.case_id, 'notes', 8, n.seq, n.text
+        FROM triage_notes n JOIN r ON r.case_id = n.case_id
+    ORDER BY 1, 3, 4
 """
-# JSON is read by SQLite itself (json_each / ->>): the record is the vault's own copy.
-_SCALARS_SQL: Final = f"""
-    SELECT r.record ->> '$.title', r.record ->> '$.public_summary',
-           r.record ->> '$.narrative', r.record ->> '$.location'
-    FROM ({_RECORD_SQL}) r WHERE json_valid(r.record)
-"""  # noqa: S608
-_VICTIMS_SQL: Final = f"""
-    SELECT v.value ->> '$.name', v.value ->> '$.organisation', v.value -> '$.aliases'
-    FROM ({_RECORD_SQL}) r, json_each(r.record, '$.victims') v
-    WHERE json_valid(r.record) AND json_type(r.record, '$.victims') = 'array'
-      AND v.type = 'object'
-    ORDER BY v.key
-"""  # noqa: S608
-_ALIASES_SQL: Final = """
-    SELECT a.value FROM json_each(?) a WHERE a.type = 'text' ORDER BY a.key
-"""
-_PERPETRATORS_SQL: Final = f"""
-    SELECT p.value ->> '$.name'
-    FROM ({_RECORD_SQL}) r, json_each(r.record, '$.perpetrators') p
-    WHERE json_valid(r.record) AND json_type(r.record, '$.perpetrators') = 'array'
-      AND p.type = 'object'
-    ORDER BY p.key
-"""  # noqa: S608
-_NOTES_SQL: Final = "SELECT text FROM triage_notes WHERE case_id = ? ORDER BY seq"
 
 
-def _texts(values: Sequence[object]) -> list[str]:
-    return [v for v in values if isinstance(v, str) and v.strip()]
+def fields_of(conn: Any, case_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """The original text of every indexed field of each case that has a triage row."""
+    result: dict[str, dict[str, list[str]]] = {}
+    rows = conn.execute(_FIELDS_SQL, (json.dumps(list(case_ids)),)).fetchall()
+    for case_id, field, _order, _sub, value in rows:
+        fields = result.setdefault(case_id, {name: [] for name in FIELDS})
+        if field and isinstance(value, str) and value.strip():
+            fields[field].append(value)
+    return result
 
 
 def case_fields(conn: Any, case_id: str) -> dict[str, list[str]] | None:
     """The original text of every indexed field of one case, or None if the case has no
-    triage row. Contacts and everything else in the record are never read."""
-    if conn.execute(_RECORD_SQL, (case_id,)).fetchone() is None:
-        return None
-    fields: dict[str, list[str]] = {name: [] for name in FIELDS}
-    row = conn.execute(_SCALARS_SQL, (case_id,)).fetchone()
-    if row is not None:
-        title, summary, narrative, location = row
-        fields["title"] = _texts([title])
-        fields["public_summary"] = _texts([summary])
-        fields["narrative"] = _texts([narrative])
-        fields["locations"] = _texts([location])
-    for name, organisation, aliases in conn.execute(_VICTIMS_SQL, (case_id,)).fetchall():
-        fields["victims"].extend(_texts([name]))
-        if aliases is not None:
-            alias_rows = conn.execute(_ALIASES_SQL, (aliases,)).fetchall()
-            fields["victims"].extend(_texts([a for (a,) in alias_rows]))
-        fields["organisations"].extend(_texts([organisation]))
-    for (name,) in conn.execute(_PERPETRATORS_SQL, (case_id,)).fetchall():
-        fields["perpetrators"].extend(_texts([name]))
-    fields["notes"] = _texts([text for (text,) in conn.execute(_NOTES_SQL, (case_id,))])
-    return fields
+    triage row."""
+    return fields_of(conn, [case_id]).get(case_id)
 
 
 def _columns(fields: dict[str, list[str]]) -> list[str]:
@@ -448,14 +444,17 @@ def to_match(node: Node) -> str:
 
 _PAGE_SQL: Final = """
     SELECT r.case_id, s.rank, t.title, t.country, t.status, t.risk, t.consent
-    FROM (SELECT rowid AS id, rank FROM case_search WHERE case_search MATCH ?
+    FROM (SELECT rowid AS id, {rank} FROM case_search WHERE case_search MATCH ?
           ORDER BY {order} LIMIT ? OFFSET ?) s
     JOIN case_search_rows r ON r.id = s.id
     JOIN triage_cases t ON t.case_id = r.case_id
     ORDER BY {outer}
 """
-_RANKED_SQL: Final = _PAGE_SQL.format(order="rank, rowid DESC", outer="s.rank, s.id DESC")
-_RECENT_SQL: Final = _PAGE_SQL.format(order="rowid DESC", outer="s.id DESC")
+_RANKED_SQL: Final = _PAGE_SQL.format(
+    rank="rank", order="rank, rowid DESC", outer="s.rank, s.id DESC"
+)
+# Newest first computes no bm25: its first call would scan every match for statistics.
+_RECENT_SQL: Final = _PAGE_SQL.format(rank="0.0 AS rank", order="rowid DESC", outer="s.id DESC")
 _MANY_SQL: Final = "SELECT rowid FROM case_search WHERE case_search MATCH ? LIMIT 1 OFFSET ?"
 
 
@@ -472,8 +471,9 @@ def search(vault: Vault, query: str, *, limit: int, offset: int = 0) -> list[Sea
     rows = vault.conn.execute(sql, (match, limit, offset)).fetchall()
     positive = list(_atoms(node, only_positive=True))
     hits: list[SearchHit] = []
+    texts = fields_of(vault.conn, [row[0] for row in rows])
     for case_id, rank, title, country, status, risk, consent in rows:
-        fields = case_fields(vault.conn, case_id) or {}
+        fields = texts.get(case_id, {})
         field, snippet_text = _locate(fields, positive)
         hits.append(
             SearchHit(
@@ -491,17 +491,11 @@ def search(vault: Vault, query: str, *, limit: int, offset: int = 0) -> list[Sea
     return hits
 
 
-def _spans(value: str, atom: Atom) -> Iterator[tuple[int, int]]:
-    """Spans of ``value`` (original text) where ``atom`` occurs."""
-    if atom.single:
-        wanted = atom.terms[0]
-        for index, char in enumerate(value):
-            if not char.isascii() and _fold_char(char) == wanted:
-                yield index, index + 1
-        return
-    seq = terms(value)
-    for first, last in _matches(seq, atom):
-        yield seq[first].start, seq[last].end
+def _single_spans(value: str, wanted: str) -> Iterator[tuple[int, int]]:
+    """Spans of the characters of ``value`` that fold to the CJK character ``wanted``."""
+    for index, char in enumerate(value):
+        if not char.isascii() and _fold_char(char) == wanted:
+            yield index, index + 1
 
 
 @functools.lru_cache(maxsize=4096)
@@ -509,12 +503,17 @@ def _fold_char(char: str) -> str:
     return fold(char)
 
 
-def _matches(seq: list[Term], atom: Atom) -> Iterator[tuple[int, int]]:
-    """(first, last) indexes in ``seq`` where ``atom`` occurs."""
+def _matches(seq: list[str], atom: Atom) -> Iterator[tuple[int, int]]:
+    """(first, last) indexes in ``seq`` (term texts) where ``atom`` occurs."""
     size = len(atom.terms)
+    if size == 1 and not atom.prefix:
+        wanted = atom.terms[0]
+        if wanted in seq:
+            yield from ((index, index) for index, have in enumerate(seq) if have == wanted)
+        return
     for start in range(len(seq) - size + 1):
         for offset, wanted in enumerate(atom.terms):
-            have = seq[start + offset].text
+            have = seq[start + offset]
             last = offset == size - 1
             if not (have == wanted or (last and atom.prefix and have.startswith(wanted))):
                 break
@@ -522,12 +521,34 @@ def _matches(seq: list[Term], atom: Atom) -> Iterator[tuple[int, int]]:
             yield start, start + size - 1
 
 
+def _hit_spans(value: str, atoms: list[Atom]) -> list[tuple[int, int]]:
+    """Every span of ``value`` where a positive atom occurs, in order. The cheap test
+    on the index's own terms comes first; spans are computed only for a value that
+    holds a hit."""
+    found, singles = index_terms(value)
+    hit = any(
+        (atom.terms[0] in singles) if atom.single else next(_matches(found, atom), None)
+        for atom in atoms
+    )
+    if not hit:
+        return []
+    seq = terms(value)
+    texts = [term.text for term in seq]
+    spans: list[tuple[int, int]] = []
+    for atom in atoms:
+        if atom.single:
+            spans.extend(_single_spans(value, atom.terms[0]))
+        else:
+            spans.extend((seq[a].start, seq[b].end) for a, b in _matches(texts, atom))
+    return sorted(spans)
+
+
 def _locate(fields: dict[str, list[str]], atoms: list[Atom]) -> tuple[str, str]:
     """The first field (in FIELDS order) holding a positive atom, and a snippet of the
     value around the first hit with every hit in the window marked."""
     for name in FIELDS:
         for value in fields.get(name, []):
-            spans = sorted(span for atom in atoms for span in _spans(value, atom))
+            spans = _hit_spans(value, atoms)
             if spans:
                 return name, snippet(value, spans)
     return "", ""
