@@ -127,15 +127,18 @@ class RelayClient:
         self._max_fetch_bytes = max_fetch_bytes
         # False once the relay turned down a batch acknowledgement (an older relay).
         self.batch_acks = True
-        # One connection per request in flight (transport.inflight); httpx's pool is
-        # shared safely between the threads that send them.
+        # One connection per request in flight (transport.inflight), and one more for
+        # the acknowledgements a pull sends meanwhile: no request waits for the pool.
+        # httpx's pool is shared safely between the threads that send them.
         self._http = httpx.Client(
             base_url=self.base_url,
             proxy=proxy,
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=httpx.Limits(
+                max_connections=connections + 1, max_keepalive_connections=connections + 1
+            ),
             # A generic agent string: the relay needs no more, and onlookers get less.
             headers={"User-Agent": "reprisal-report"},
         )
