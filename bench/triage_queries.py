@@ -129,6 +129,9 @@ WORDS = [
 ]
 
 
+PLACES = ("Rohero", "Kinama", "Musaga", "Ngagara", "Buyenzi", "Kamenge", "Nyakabiga")
+
+
 def _name(rng: random.Random) -> str:
     pool = rng.choice((LATIN, CYRILLIC, ARABIC))
     return f"{rng.choice(pool)} {rng.choice(pool)} {rng.randrange(1000)}"
@@ -146,7 +149,7 @@ def _record(
         "title": " ".join(rng.choices(WORDS, k=5)),
         "incident_date": date,
         "country": rng.choice(COUNTRIES),
-        "location": " ".join(rng.choices(WORDS, k=2)),
+        "location": f"{rng.choice(PLACES)} {rng.randrange(100)}",
         "cooperation": [
             {"mechanism": m, "body": "X", "mode": "briefing"}
             for m in rng.sample(mechanisms, rng.randrange(1, 3))

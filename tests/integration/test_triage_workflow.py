@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from reprisal_report import clock
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import EXAMPLE_CASE, PASSPHRASE, Cli
-from tests.integration.enrolment import found_org
+from tests.integration.worlds import World, build_world
 
 BASE = yaml.safe_load(EXAMPLE_CASE.read_text(encoding="utf-8"))
 
@@ -71,50 +67,10 @@ CASES: dict[str, tuple[str, dict[str, object]]] = {
 }
 
 
-@dataclass
-class World:
-    coordinator: Cli
-    reporter: Cli
-    ids: dict[str, str]
-
-    def list(self, *args: str) -> list[str]:
-        rows = json.loads(self.coordinator.ok("triage", "list", "--json", *args).stdout)
-        by_id = {v: k for k, v in self.ids.items()}
-        return [by_id[r["id"]] for r in rows]
-
-    def show(self, name: str) -> dict[str, Any]:
-        out = self.coordinator.ok("triage", "show", self.ids[name], "--json").stdout
-        doc: dict[str, Any] = json.loads(out)
-        return doc
-
-
-def _at(day: str) -> Callable[[], datetime]:
-    moment = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
-    return lambda: moment
-
-
 @pytest.fixture
 def world(make_cli: Callable[[str], Cli], tmp_path: Path) -> Iterator[World]:
-    coordinator, reporter = make_cli("coordinator"), make_cli("reporter")
-    coordinator.ok("init", "--role", "coordinator")
-    reporter.ok("init", "--role", "reporter")
-    found_org(coordinator, [reporter], tmp_path, "Triage Org")
-    ids: dict[str, str] = {}
-    try:
-        for name, (day, record) in CASES.items():
-            path = tmp_path / f"{name}.json"
-            path.write_text(json.dumps(record), encoding="utf-8")
-            ids[name] = reporter.ok("case", "new", "--from", str(path)).stdout.strip()
-            out = tmp_path / f"out-{name}"
-            out.mkdir()
-            reporter.ok("seal", ids[name])
-            reporter.ok("sync", "push", "--to", str(out))
-            clock.set_clock(_at(day))
-            coordinator.ok("inbox", "import", str(out))
-            clock.set_clock(None)
-        yield World(coordinator, reporter, ids)
-    finally:
-        clock.set_clock(None)
+    with build_world(make_cli, tmp_path, CASES) as built:
+        yield built
 
 
 def test_list_shows_every_case_in_received_order(world: World) -> None:
