@@ -12,6 +12,7 @@ from reprisal_report import clock
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.model.canonical import canonical_json
 from reprisal_report.model.states import CaseState
+from reprisal_report.vault import custody
 from reprisal_report.vault.store import Vault
 
 MIN_PREFIX = 6
@@ -74,12 +75,20 @@ def record_event(
     *,
     actor: str | None = None,
 ) -> None:
-    """Append a custody event (the audit issue chains and signs these); ``actor`` is the
-    key id of the profile that acted, where the action names one."""
-    vault.conn.execute(
-        "INSERT INTO custody_events(case_id, action, at, detail, actor) VALUES (?, ?, ?, ?, ?)",
-        (case_id, action, utc_now(), canonical_json(detail).decode("utf-8"), actor),
-    )
+    """Record a custody event: the vault's own row (``custody_events``, with the whole
+    ``detail``) and, in the same transaction, the signed, hash-chained entry of the
+    custody log that an auditor receives (``vault.custody``: ids, hashes and counts
+    only). Opens a transaction when the caller holds none. ``actor`` is the key id of
+    the profile that acted, where the action names one; the log entry always names
+    the key that signs it, this profile's."""
+    at = utc_now()
+    with vault.transaction():
+        vault.conn.execute(
+            "INSERT INTO custody_events(case_id, action, at, detail, actor)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (case_id, action, at, canonical_json(detail).decode("utf-8"), actor),
+        )
+        custody.append(vault, case_id, action, detail, at)
 
 
 def insert_case(

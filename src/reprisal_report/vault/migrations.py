@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reprisal_report.vault import search
+from reprisal_report.vault import custody, search
 
 Step = str | Callable[[Any], None]
 
@@ -343,4 +343,7 @@ MIGRATIONS: list[list[Step]] = [
     # 7: full-text search over received cases (FTS5, secure-delete; vault/search.py),
     # built for every case already received.
     search.MIGRATION,
+    # 8: the custody log (hash-chained, signed entries; checkpoints) and every version
+    # of each org card; earlier custody events become the first entries (vault/custody.py).
+    custody.MIGRATION,
 ]

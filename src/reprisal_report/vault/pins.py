@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reprisal_report.errors import CorruptVault
+from reprisal_report.vault import custody
 from reprisal_report.vault.cases import utc_now
 from reprisal_report.vault.store import Vault
 
@@ -31,7 +32,8 @@ class NewPin:
 
 
 def upsert(vault: Vault, pin: NewPin) -> None:
-    """Insert the org, or replace its card (its first pinning time and ``own`` stay)."""
+    """Insert the org, or replace its card (its first pinning time and ``own`` stay);
+    the card joins the org's card history."""
     now = utc_now()
     vault.conn.execute(
         "INSERT INTO orgs(org_id, name, root_public, card, version, expires, own, pinned_at,"
@@ -51,6 +53,8 @@ def upsert(vault: Vault, pin: NewPin) -> None:
             now,
         ),
     )
+    # Every signed version is kept, so an auditor can tell who held which role when.
+    custody.record_card(vault, pin.org_id, pin.version, pin.card)
 
 
 def _row(row: tuple[Any, ...]) -> OrgRow:
