@@ -61,6 +61,7 @@ LAYERS: dict[str, int] = {
     "protocol": 4,
     "transport": 5,
     "relay": 5,
+    "audit": 5,
     "workflows": 6,
     "cli": 7,
     "__main__": 8,

@@ -15,6 +15,7 @@ from typer.exceptions import Abort, Exit
 
 from reprisal_report import __version__
 from reprisal_report.cli import (
+    audit,
     case,
     demo,
     identity,
@@ -233,6 +234,7 @@ relay.register(app)
 settings_group.register(app)
 unlock.register(app)
 demo.register(app)
+audit.register(app)
 
 
 def main() -> None:

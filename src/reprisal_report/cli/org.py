@@ -183,6 +183,26 @@ def show(
             stdout_line(f"  {m['status']:8} {m['role']:12} {m['key_id']}  {m['label']}")
 
 
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="File to write.", show_default=False)],
+    org: Annotated[
+        str | None, typer.Option("--org", help="The org id, when several are joined.")
+    ] = None,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+) -> None:
+    """Write every signed version of the org card this profile kept, oldest first, for
+    an auditor ('audit verify-log --org FILE')."""
+    from reprisal_report.workflows import audit
+
+    with open_vault(ctx, home, passphrase_file) as vault:
+        org_id, versions, data = audit.org_history(vault, org)
+    write_output_file(out, data)
+    info(f"wrote {versions} version(s) of the card of org {org_id} to {out}")
+
+
 @app.command("enroll")
 def enroll(
     ctx: typer.Context,
