@@ -108,6 +108,12 @@ class PolicyRefusal(ReportError):
     exit_code = ExitCode.REFUSED
 
 
+class DisclosureRisk(PolicyRefusal):
+    """A statistics table would show a small count or let a suppressed one be worked out
+    (the audit failed, or tables of one counting unit disagree). Messages name the
+    table and the cell's dimensions, never a count."""
+
+
 # --- trust: identity and org cards ------------------------------------------------------
 
 
