@@ -108,6 +108,11 @@ class PolicyRefusal(ReportError):
     exit_code = ExitCode.REFUSED
 
 
+class LeakBlocked(PolicyRefusal):
+    """The export's bytes hold a sensitive value the profile forbids (the leak gate).
+    Messages name the case and field, never the value."""
+
+
 class DisclosureRisk(PolicyRefusal):
     """A statistics table would show a small count or let a suppressed one be worked out
     (the audit failed, or tables of one counting unit disagree). Messages name the

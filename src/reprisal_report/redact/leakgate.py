@@ -1,0 +1,634 @@
+# ruff: noqa: RUF002 - this module is about look-alike characters
+"""The export leak gate: refuse bytes that hold a value the profile forbids.
+
+The gate is built once from every sensitive value of the vault that must not leave
+(:class:`Sensitive`), and scans the exact bytes about to be written
+(:meth:`LeakGate.scan`). Both sides go through one normalisation, so a value is found
+however it was written; the rules are in docs/export-profiles.md ("Leak gate"). In
+short:
+
+- the output is decoded first (JSON ``\\uXXXX`` and backslash escapes, Markdown
+  backslash escapes, HTML character references, CSV's doubled quotes, HTML tags),
+  repeatedly, then folded with :func:`reprisal_report.model.fold.fold`;
+- words are letters, digits and spacing marks; everything else (spaces, line breaks,
+  punctuation, Markdown markup, dashes) only separates words, so a value of several
+  words matches whatever stands between them, and only at word boundaries;
+- three views of the folded output are scanned: the words (*word view*), the words
+  with intra-word markup removed (``Jo**sé**``, ``Núñ-\\nez``: *joined view*, only
+  around such spots), and the text cut at every punctuation mark (*field view*, for
+  values matched only as a whole field);
+- phone numbers are compared as digits in a *digit view* of the output.
+
+Cost: one Aho–Corasick automaton per view kind over all patterns, one pass per view;
+long patterns enter the automaton by their first :data:`ANCHOR` characters and are
+confirmed by one string comparison at the hit.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final, NamedTuple
+
+import ahocorasick  # type: ignore[import-not-found]
+
+from reprisal_report.errors import InvalidInput, LeakBlocked
+from reprisal_report.model.fold import fold, is_cjk
+from reprisal_report.model.vocabulary import VOCAB_KINDS, load_vocabulary
+
+KINDS: Final = frozenset({"name", "contact", "text", "place", "organisation"})
+
+PHRASE_WORDS: Final = 6  # a sentence (or clause) of a text is gated from this many words
+CLAUSES_FROM: Final = 2 * PHRASE_WORDS  # sentences this long also gate their clauses
+SHORT_LETTERS: Final = 4  # a one-word value shorter than this is matched as a whole field
+COMPACT_LETTERS: Final = 8  # a value's words written together are matched from this length
+PHONE_DIGITS: Final = 6  # a contact's digit run is gated from this many digits
+PHONE_TAIL: Final = 8  # longer numbers are gated by their last 8 digits
+PHONE_MAX: Final = 15  # E.164: a longer run holds several numbers
+PREFIX_DIGITS: Final = 5  # a shorter number may follow this many more digits (country code)
+ANCHOR: Final = 32  # longer patterns enter the automaton by this many characters
+_DECODE_ROUNDS: Final = 3
+_FOLD_CHUNK: Final = 4096
+
+FIELD: Final = "\x01"  # field view: a punctuation run (fold never outputs controls)
+
+
+@dataclass(frozen=True)
+class Sensitive:
+    """One value of the vault that must not appear in an export."""
+
+    case_id: str
+    field: str  # field path, e.g. "victims[0].name", "narrative", "notes[2]"
+    value: str
+    kind: str  # "name" | "contact" | "text" | "place" | "organisation"
+
+
+@dataclass(frozen=True)
+class Leak:
+    """Where a forbidden value came from; never the value itself."""
+
+    case_id: str
+    field: str
+
+
+# --- decoding the output -------------------------------------------------------------
+
+_ESCAPE: Final = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # surrogate pair
+    r"|\\u([0-9a-fA-F]{4})"
+    r"|\\([nrtbf])"
+    r"|\\([!-/:-@\[-`{-~])"  # JSON \" \\ \/ and every Markdown backslash escape
+)
+_CONTROL_ESCAPES: Final = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+_TAG: Final = re.compile(r"<[A-Za-z/!?][^<>]{0,200}>")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    high, low, single, control, char = match.groups()
+    if high is not None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    if single is not None:
+        return chr(int(single, 16))
+    if control is not None:
+        return _CONTROL_ESCAPES[control]
+    return str(char)
+
+
+def decode(text: str) -> str:
+    """``text`` with the encodings of the export formats undone, up to three layers
+    deep: JSON and Markdown backslash escapes, HTML character references, CSV's
+    doubled quotes."""
+    for _ in range(_DECODE_ROUNDS):
+        before = text
+        if "\\" in text:
+            text = _ESCAPE.sub(_unescape, text)
+        if "&" in text:
+            text = html.unescape(text)
+        if '""' in text:
+            text = text.replace('""', '"')
+        if text == before:
+            break
+    return text
+
+
+# Before folding: markup that may split a word becomes "*" (removed in the joined
+# view, a separator elsewhere), line breaks become "|" (a separator, and a field end).
+_MARKUP: Final = {
+    ord("`"): "*",
+    ord("-"): "*",
+    **{ord(c): "*" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"},
+    **{ord(c): "|" for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"},
+}
+
+
+def _fold_big(text: str) -> str:
+    """``fold(text)``, in chunks cut at spaces (so ASCII chunks take fold's fast path;
+    folding never joins across a space)."""
+    if len(text) <= 2 * _FOLD_CHUNK:
+        return fold(text)
+    parts: list[str] = []
+    start = 0
+    while start < len(text):
+        cut = text.find(" ", start + _FOLD_CHUNK)
+        end = len(text) if cut < 0 else cut
+        parts.append(fold(text[start:end]))
+        start = end
+    return " ".join(parts)
+
+
+def marked_fold(decoded: str) -> str:
+    """Decoded text with its markup marked, then folded: what every text view is cut
+    from."""
+    if "<" in decoded:
+        decoded = _TAG.sub("*", decoded)
+    return _fold_big(decoded.translate(_MARKUP))
+
+
+class _LazyTable(dict[int, str]):
+    """A ``str.translate`` table filled on first use of each code point."""
+
+    def __init__(self, rule: Callable[[str], str]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, cp: int) -> str:
+        result = self._rule(chr(cp))
+        self[cp] = result
+        return result
+
+
+def _is_word_char(char: str) -> bool:
+    """Letters, digits and spacing marks (the only marks left after folding)."""
+    category = unicodedata.category(char)
+    return category[0] in "LN" or category == "Mc"
+
+
+_WORDS: Final = _LazyTable(lambda c: c if _is_word_char(c) else " ")
+_FIELDS: Final = _LazyTable(
+    lambda c: c if _is_word_char(c) else (" " if c == " " else f" {FIELD} ")
+)
+
+
+def word_view(text_folded: str) -> str:
+    """Words separated by one space, with a space at each end."""
+    return f" {' '.join(text_folded.translate(_WORDS).split())} "
+
+
+def field_view(text_folded: str) -> str:
+    """Words; every punctuation mark (and each end) is a field end, ``" \\x01 "``."""
+    return f"{FIELD} {' '.join(text_folded.translate(_FIELDS).split())} {FIELD}"
+
+
+def form(text: str) -> str:
+    """A value's words as the gate compares them: decoded, folded, words joined by one
+    space."""
+    return _words(decode(text))
+
+
+def _words(decoded: str) -> str:
+    return word_view(marked_fold(decoded)).strip(" ")
+
+
+_JOIN: Final = re.compile(r"[*~]+(?:\| ?)?")  # markup, or a hyphen at a line end
+
+
+def _joins(flat: str) -> Iterator[tuple[int, int]]:
+    """Spans of markup between two letters in folded text (``jo**se``, ``nun*|ez``)."""
+    for match in _JOIN.finditer(flat):
+        start, end = match.span()
+        if start > 0 and end < len(flat) and flat[start - 1].isalpha() and flat[end].isalpha():
+            yield start, end
+
+
+# --- digits ----------------------------------------------------------------------------
+
+_DASHES: Final = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"
+
+
+def _ascii_of(char: str) -> str:
+    """The ASCII a character stands for in a phone number: its digit (any script and
+    compatibility form), a separator, or the character itself."""
+    if char.isascii():
+        return char
+    plain = unicodedata.normalize("NFKC", char)
+    if plain.isascii() and (plain.isdigit() or len(plain) == 1):
+        return plain
+    decimal = unicodedata.decimal(char, None)
+    if decimal is not None:
+        return str(decimal)
+    category = unicodedata.category(char)
+    if category in ("Mn", "Me", "Cf", "Cs", "Cn"):
+        return ""
+    if char.isspace():
+        return " "
+    if category == "Pd" or char in _DASHES:
+        return "-"
+    return char
+
+
+def _digit_rule(char: str) -> str:
+    """Digit view: digits stay, separators go, anything else ends a digit run."""
+    ascii_form = _ascii_of(char)
+    if ascii_form.isdigit():
+        return ascii_form
+    if ascii_form in ("", " ", "\t", "\n", "\r", ".", "(", ")", "+", "/", "-"):
+        return ""
+    if unicodedata.category(char) == "Cc":  # other controls: invisible
+        return ""
+    return " "
+
+
+def _shape_hex(char: str) -> str:
+    if char in "0123456789abcdefABCDEF":
+        return "h"
+    return "a" if _is_word_char(char) else " "
+
+
+def _shape_date(char: str) -> str:
+    ascii_form = _ascii_of(char)
+    if ascii_form.isdigit() and len(ascii_form) == 1:
+        return "d"
+    return "s" if ascii_form in ("-", "/", ".") else " "
+
+
+_DIGITS: Final = _LazyTable(_digit_rule)
+_SHAPE_HEX: Final = _LazyTable(_shape_hex)
+_SHAPE_DATE: Final = _LazyTable(_shape_date)
+_ASCII_DIGITS: Final = _LazyTable(lambda c: _ascii_of(c) if _ascii_of(c).isdigit() else c)
+_HEX_RUN: Final = "h" * 16
+_HEX_TAIL: Final = re.compile("h+")
+_DATE_SHAPE: Final = "ddddsdd"
+# Dates the exporter writes (YYYY-MM, YYYY-MM-DD, YYYY/MM/DD): not phone numbers.
+_DATE: Final = re.compile(
+    r"(?:1[89]|20)[0-9]{2}([-/.])(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12][0-9]|3[01]))?(?![0-9])"
+)
+
+
+def _not_phone_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` that hold digits but no phone number: hashes, key ids and salts
+    written in hex (16 or more hex characters, at least one a letter, standing alone),
+    and dates (``YYYY-MM``, ``YYYY-MM-DD``, also with ``/`` or ``.``)."""
+    spans: list[tuple[int, int]] = []
+    shape = text.translate(_SHAPE_HEX)
+    at = shape.find(_HEX_RUN)
+    while at >= 0:
+        tail = _HEX_TAIL.match(shape, at)
+        end = at + len(_HEX_RUN) if tail is None else tail.end()
+        alone = (at == 0 or shape[at - 1] == " ") and (end == len(shape) or shape[end] == " ")
+        if alone and not text[at:end].isdigit():
+            spans.append((at, end))
+        at = shape.find(_HEX_RUN, end)
+    shape = text.translate(_SHAPE_DATE)
+    at = shape.find(_DATE_SHAPE)
+    while at >= 0:
+        if at == 0 or shape[at - 1] != "d":
+            piece = text[at : at + 11].translate(_ASCII_DIGITS)
+            match = _DATE.match(piece)
+            if match is not None:
+                spans.append((at, at + match.end()))
+        at = shape.find(_DATE_SHAPE, at + 1)
+    return sorted(spans)
+
+
+def digit_text(text: str) -> str:
+    """``text`` with its hashes and dates blanked out (each becomes ``#``)."""
+    spans = _not_phone_spans(text)
+    if not spans:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans:
+        if start >= last:
+            pieces.append(text[last:start])
+            pieces.append("#")
+            last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+_ASCII_FORMS: Final = _LazyTable(_ascii_of)
+_RUN: Final = re.compile(r"[0-9]+(?:[ \t\r\n.()+/\-]+[0-9]+)*")
+_GROUP: Final = re.compile(r"[0-9]+")
+
+
+def digit_view(text_decoded: str) -> str:
+    """The digit runs of ``text_decoded`` once its hashes and dates are blanked:
+    digits joined by any separators (spaces, dots, dashes, parentheses, ``+``, ``/``),
+    the separators removed, each run between ``|``."""
+    runs = digit_text(text_decoded).translate(_DIGITS).split()
+    return f"|{'|'.join(runs)}|" if runs else "|"
+
+
+# --- patterns ----------------------------------------------------------------------------
+
+# Sentence ends in folded text (NFKC made the full-width and half-width forms ASCII,
+# "…" three dots; "|" marks a line break): . ! ? before a space, a line break, and the
+# CJK, Arabic and Devanagari ends anywhere.
+_SENTENCE_END: Final = re.compile("(?<=[.!?]) |\\||(?<=[\u3002\u061f\u0964\u0965])")
+# Clause ends: , ; : brackets, quotes, the ideographic comma.
+_CLAUSE_END: Final = re.compile('[,;:()\\[\\]"\u00ab\u00bb\u201c\u201d\u3001]+')
+_LETTER: Final = re.compile(r"[^\W\d_]")
+
+
+def _unbounded(char: str) -> bool:
+    """Scripts written without spaces between words: a value's edge in one of them
+    matches without a word boundary."""
+    return (
+        is_cjk(char)
+        or "\u0e00" <= char <= "\u0eff"  # Thai, Lao
+        or "\u1000" <= char <= "\u109f"  # Myanmar
+        or "\u1780" <= char <= "\u17ff"  # Khmer
+    )
+
+
+def _bounded_key(words: str) -> str:
+    if words[0] < "\u0e00" and words[-1] < "\u0e00":
+        return f" {words} "
+    left = "" if _unbounded(words[0]) else " "
+    right = "" if _unbounded(words[-1]) else " "
+    return f"{left}{words}{right}"
+
+
+def _field_key(words: str) -> str:
+    return f"{FIELD} {words} {FIELD}"
+
+
+_CJK_ANY: Final = re.compile(
+    "[\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+)
+
+
+def _word_count(words: str) -> int:
+    if words.isascii() or _CJK_ANY.search(words) is None:
+        return words.count(" ") + 1
+    count = 0
+    for token in words.split(" "):
+        cjk = sum(1 for c in token if is_cjk(c))
+        count += (len(token) > cjk) + math.ceil(cjk / 2)
+    return count
+
+
+def _is_short(words: str) -> bool:
+    if " " in words:
+        return False
+    return len(words) < (2 if is_cjk(words[0]) else SHORT_LETTERS)
+
+
+class Pattern(NamedTuple):
+    """One thing the gate looks for on behalf of a value."""
+
+    view: str  # "word" (word and joined views), "field" or "digits"
+    key: str
+    rule: str  # "phrase", "compact", "whole-field", "sentence", "clause",
+    #           "digits-tail", "digits-short", "digits-whole"
+    prefix: int = 0  # digits-short: how many more digits may stand before it
+
+
+def _text_patterns(flat: str, public: frozenset[str]) -> Iterator[Pattern]:
+    """Names, places, organisations and the letters of a contact."""
+    words = word_view(flat).strip(" ")
+    if not words or words in public:
+        return
+    if _is_short(words):
+        yield Pattern("field", _field_key(words), "whole-field")
+        return
+    yield Pattern("word", _bounded_key(words), "phrase")
+    compact = words.replace(" ", "")
+    if compact != words and len(compact) >= COMPACT_LETTERS:
+        # Written together, or with only invisible characters between the words.
+        yield Pattern("word", _bounded_key(compact), "compact")
+
+
+def _sentence_patterns(flat: str) -> Iterator[Pattern]:
+    """Narratives and notes: each sentence (and each clause of a long sentence) of at
+    least PHRASE_WORDS words; a whole text shorter than that as a whole field."""
+    found: list[Pattern] = []
+    seen: set[str] = set()
+    total = 0
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(flat):
+        words = word_view(sentence).strip(" ")
+        if not words:
+            continue
+        pieces.append(words)
+        count = _word_count(words)
+        total += count
+        if count >= PHRASE_WORDS and words not in seen:
+            seen.add(words)
+            found.append(Pattern("word", _bounded_key(words), "sentence"))
+        if count < CLAUSES_FROM:
+            continue
+        clauses = _CLAUSE_END.split(sentence)
+        if len(clauses) < 2:
+            continue
+        for clause in clauses:
+            words = word_view(clause).strip(" ")
+            if words and _word_count(words) >= PHRASE_WORDS and words not in seen:
+                seen.add(words)
+                found.append(Pattern("word", _bounded_key(words), "clause"))
+    if 0 < total < PHRASE_WORDS:
+        # Sentences never join words across their ends, so these are the text's words.
+        return iter([Pattern("field", _field_key(" ".join(pieces)), "whole-field")])
+    return iter(found)
+
+
+def _digit_patterns(value: str, has_letters: bool) -> Iterator[Pattern]:
+    """A contact's phone numbers, as digits (docs/export-profiles.md)."""
+    text = digit_text(decode(value)).translate(_ASCII_FORMS)
+    runs = [_GROUP.findall(m.group()) for m in _RUN.finditer(text)]
+    digits_in_all = sum(len(group) for groups in runs for group in groups)
+    for groups in runs:
+        digits = "".join(groups)
+        if len(digits) >= PHONE_TAIL:
+            yield Pattern("digits", digits[-PHONE_TAIL:], "digits-tail")
+            if len(digits) > PHONE_MAX:
+                # Several numbers written together: every group boundary may end one.
+                prefix = ""
+                for group in groups[:-1]:
+                    prefix += group
+                    if len(prefix) >= PHONE_TAIL:
+                        yield Pattern("digits", prefix[-PHONE_TAIL:], "digits-tail")
+        elif len(digits) >= PHONE_DIGITS:
+            yield Pattern("digits", f"{digits}|", "digits-short", PREFIX_DIGITS)
+        elif not has_letters and digits_in_all < PHONE_DIGITS:
+            yield Pattern("digits", f"|{digits}|", "digits-whole")
+
+
+def patterns(value: Sensitive, public: frozenset[str] = frozenset()) -> list[Pattern]:
+    """What the gate looks for on behalf of ``value`` (``public``: the forms of the
+    public words, see :class:`LeakGate`). An empty list means nothing of the value can
+    be matched alone: it folds to nothing, or it is a public word, or it is a text of
+    PHRASE_WORDS words or more none of whose sentences is that long."""
+    return _patterns(value, marked_fold(decode(value.value)), public)
+
+
+def _patterns(value: Sensitive, flat: str, public: frozenset[str]) -> list[Pattern]:
+    if value.kind not in KINDS:
+        raise InvalidInput(f"leak gate: unknown kind of value {value.kind!r} for {value.field}")
+    if value.kind == "text":
+        return list(_sentence_patterns(flat))
+    if value.kind != "contact":
+        return list(_text_patterns(flat, public))
+    has_letters = _LETTER.search(flat) is not None
+    found = list(_digit_patterns(value.value, has_letters))
+    if has_letters:
+        found.extend(_text_patterns(flat, public))
+    return found
+
+
+@cache
+def vocabulary_words() -> frozenset[str]:
+    """The forms of every vocabulary term and label (public by definition)."""
+    vocabulary = load_vocabulary()
+    words: set[str] = set()
+    for kind in VOCAB_KINDS:
+        for term in vocabulary.terms(kind):
+            words.add(form(term))
+            words.add(form(vocabulary.label(kind, term)))
+    words.discard("")
+    return frozenset(words)
+
+
+# --- the automata ------------------------------------------------------------------------
+
+# What an anchor stands for: the full key (longer than the anchor when it is longer
+# than ANCHOR), for digits-short how many digits may precede it, the value indices.
+_Entry = tuple[str, int, list[int]]
+
+
+class _Matcher:
+    """One Aho–Corasick automaton over the patterns of one view kind."""
+
+    def __init__(self) -> None:
+        self._anchors: dict[str, list[_Entry]] = {}
+        self._automaton: Any = None
+        self.longest = 0
+
+    def add(self, key: str, index: int, prefix: int = 0) -> None:
+        anchor = key[:ANCHOR]
+        entries = self._anchors.get(anchor)
+        if entries is None:
+            self._anchors[anchor] = [(key, prefix, [index])]
+        else:
+            for full, before, indices in entries:
+                if full == key and before == prefix:
+                    indices.append(index)
+                    return
+            entries.append((key, prefix, [index]))
+        if len(key) > self.longest:
+            self.longest = len(key)
+
+    def build(self) -> None:
+        if not self._anchors:
+            return
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+        for anchor, entries in self._anchors.items():
+            automaton.add_word(anchor, entries)
+        automaton.make_automaton()
+        self._automaton = automaton
+        self._anchors = {}
+
+    def scan(self, text: str, found: set[int]) -> None:
+        if self._automaton is None:
+            return
+        entries: list[_Entry]
+        for end, entries in self._automaton.iter(text):
+            for full, prefix, indices in entries:
+                start = end + 1 - min(len(full), ANCHOR)
+                if len(full) > ANCHOR and not text.startswith(full, start):
+                    continue
+                if prefix and start - (text.rfind("|", 0, start) + 1) > prefix:
+                    continue  # digits-short: too many digits before it in the run
+                found.update(indices)
+
+
+# --- the gate ------------------------------------------------------------------------------
+
+
+class LeakGate:
+    """Every forbidden value of an export, compiled once; :meth:`scan` finds them.
+
+    ``public_words``: words the export itself writes for every case (the country
+    names of the Markdown annex, say), added to the vocabulary's terms and labels; a
+    value that is exactly one of them is not matched alone (docs/export-profiles.md).
+    """
+
+    def __init__(self, values: Iterable[Sensitive], *, public_words: Iterable[str] = ()) -> None:
+        self.public: Final = vocabulary_words() | {f for w in public_words if (f := form(w))}
+        self._word = _Matcher()
+        self._field = _Matcher()
+        self._digits = _Matcher()
+        matchers = {"word": self._word, "field": self._field, "digits": self._digits}
+        listed = list(values)
+        self._where: list[tuple[str, str]] = [(v.case_id, v.field) for v in listed]
+        for index, value in enumerate(listed):
+            flat = marked_fold(decode(value.value))
+            for pattern in _patterns(value, flat, self.public):
+                matchers[pattern.view].add(pattern.key, index, pattern.prefix)
+        for matcher in matchers.values():
+            matcher.build()
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def scan(self, data: bytes) -> list[Leak]:
+        """The values found in ``data`` (the export's bytes, UTF-8): distinct (case,
+        field) pairs, in the order the values were given."""
+        text = decode(data.decode("utf-8", errors="replace"))
+        found: set[int] = set()
+        self._digits.scan(digit_view(text), found)
+        flat = marked_fold(text)
+        self._word.scan(word_view(flat), found)
+        for window in self._joined_windows(flat):
+            self._word.scan(window, found)
+        self._field.scan(field_view(flat), found)
+        leaks: list[Leak] = []
+        seen: set[tuple[str, str]] = set()
+        for index in sorted(found):
+            where = self._where[index]
+            if where not in seen:
+                seen.add(where)
+                leaks.append(Leak(*where))
+        return leaks
+
+    def _joined_windows(self, flat: str) -> Iterator[str]:
+        """The joined view, only where it differs from the word view: around every
+        piece of markup between two letters, as far as the longest pattern reaches."""
+        reach = self._word.longest + 1
+        windows: list[tuple[int, int, list[tuple[int, int]]]] = []
+        for at, until in _joins(flat):
+            start, end = at - reach, until + reach
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], end, windows[-1][2])
+                windows[-1][2].append((at, until))
+            else:
+                windows.append((start, end, [(at, until)]))
+        for start, end, joins in windows:
+            # Widen to whole words, so no window begins or ends inside one.
+            left = flat.rfind(" ", 0, start) + 1 if start > 0 else 0
+            right = flat.find(" ", end) if end < len(flat) else -1
+            pieces: list[str] = []
+            last = left
+            for at, until in joins:
+                pieces.append(flat[last:at])
+                last = until
+            pieces.append(flat[last : len(flat) if right < 0 else right])
+            yield word_view("".join(pieces))
+
+
+def check(gate: LeakGate, data: bytes) -> None:
+    """Raise :class:`LeakBlocked` when ``data`` holds any value of ``gate``."""
+    leaks = gate.scan(data)
+    if leaks:
+        first = leaks[0]
+        raise LeakBlocked(
+            f"leak gate: export refused: case {first.case_id} field {first.field} "
+            f"appears in the output ({len(leaks)} sensitive values in all); "
+            "nothing was written"
+        )
