@@ -16,7 +16,9 @@ through :func:`json_text`, so a message that quotes a file name is covered too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from reprisal_report.model.text import non_printing, visible
@@ -45,6 +47,21 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+# The only characters json_text may have to escape: anything but a newline and printable
+# ASCII (which non_printing never refuses). Each one found is then judged by
+# non_printing, so the rule stays that one function's; pure ASCII output costs one scan.
+_MAYBE_NON_PRINTING = re.compile(r"[^\n\x20-\x7e]+")
+
+
+@lru_cache(maxsize=4096)
+def _json_char(char: str) -> str:
+    return _json_escape(char) if non_printing(char) else char
+
+
+def _json_run(match: re.Match[str]) -> str:
+    return "".join(map(_json_char, match.group()))
+
+
 def json_text(document: Any) -> str:
     """``document`` as indented JSON in which no raw non-printing character remains.
 
@@ -54,9 +71,7 @@ def json_text(document: Any) -> str:
     the output is JSON's own layout, never string content.
     """
     text = json.dumps(document, ensure_ascii=False, indent=2)
-    if not any(non_printing(c) and c not in "\n " for c in text):
-        return text
-    return "".join(_json_escape(c) if non_printing(c) and c not in "\n " else c for c in text)
+    return _MAYBE_NON_PRINTING.sub(_json_run, text)
 
 
 def _lines(value: Any, indent: int) -> list[tuple[int, str]]:
