@@ -142,9 +142,10 @@ def _count(doc: dict[str, Any], key: str, where: str) -> int:
 
 
 def _lines(data: bytes) -> list[bytes]:
-    if not data.endswith(b"\n"):
-        raise _Stop("file", "does not end with a newline (cut short?)")
-    return data[:-1].split(b"\n")
+    """The lines; a last one without its newline is kept, so the entry it cuts short is
+    the one named (``run`` still fails a file that lacks only the final newline)."""
+    lines = data.split(b"\n")
+    return lines[:-1] if lines[-1] == b"" else lines
 
 
 def _key(history: CardHistory, kid: str, where: str) -> bytes:
@@ -178,6 +179,8 @@ class _Checker:
 
     def run(self, data: bytes) -> _Log:
         lines = _lines(data)
+        if not lines:
+            raise _Stop("header", "the file is empty")
         origin, first, size = _header(lines[0])
         base = self.base
         if base is not None and base.origin != origin:
@@ -219,6 +222,8 @@ class _Checker:
         at = self.proofs(lines, at, log)
         if at < len(lines):
             raise _Stop("file", f"line {at + 1} follows the consistency proofs")
+        if not data.endswith(b"\n"):
+            raise _Stop("file", "does not end with a newline (cut short?)")
         self.roots(log)
         return log
 
