@@ -60,6 +60,7 @@ LAYERS: dict[str, int] = {
     "bundle": 4,
     "protocol": 4,
     "transport": 5,
+    "redact": 5,
     "relay": 5,
     "audit": 5,
     "workflows": 6,

@@ -119,6 +119,14 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("vault/inbox.py", DECODE): (
         "reads back JSON the vault itself wrote inside the encrypted database, not input"
     ),
+    ("vault/export.py", DECODE): (
+        "reads back case records and salts the vault itself wrote inside the encrypted "
+        "database (the same rows vault/inbox.py reads)"
+    ),
+    ("redact/verify.py", DECODE): (
+        "reads an export file (indented JSON, as docs/export-profiles.md gives it) for an "
+        "auditor; each case's manifest and base64 then go through the canonical readers"
+    ),
     ("vault/cases.py", DECODE): (
         "reads back case records the vault itself wrote inside the encrypted database, "
         "after they passed the case schema on the way in"

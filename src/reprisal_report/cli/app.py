@@ -28,6 +28,7 @@ from reprisal_report.cli import (
     triage,
     unlock,
 )
+from reprisal_report.cli import export as export_cmd
 from reprisal_report.cli import settings as settings_group
 from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
 from reprisal_report.cli.output import PROG, error
@@ -229,6 +230,7 @@ app.add_typer(case.app, name="case")
 seal.register(app)
 inbox.register(app)
 triage.register(app)
+export_cmd.register(app)
 sync.register(app)
 relay.register(app)
 settings_group.register(app)

@@ -115,6 +115,58 @@ def verify_log(
         )
 
 
+@audit_app.command("verify-export")
+def verify_export(
+    export_file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="An export (FILE.minisig beside it).")
+    ],
+    org: OrgFileOpt,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check an export with public keys only: its signature by a coordinator of the org,
+    and each disclosed field against the author's signed commitment (exit 3 on failure)."""
+    from reprisal_report.errors import VerificationError
+    from reprisal_report.workflows.export import verify_export_file
+
+    check = verify_export_file(export_file, org)
+    if json_out:
+        emit_json(
+            {
+                "ok": check.ok,
+                "signature": {
+                    "ok": check.signature_ok,
+                    "signer": check.signer,
+                    "problem": check.signature_problem,
+                    "trusted_comment": check.trusted_comment,
+                },
+                "profile": check.profile,
+                "cases": [
+                    {
+                        "id": c.case_id,
+                        "result": c.result,
+                        "ok": c.ok,
+                        "disclosed": c.disclosed,
+                        "withheld": c.withheld,
+                    }
+                    for c in check.cases
+                ],
+            }
+        )
+    else:
+        if check.signature_ok:
+            info(f"signature: verified, by coordinator {check.signer}")
+        for case in check.cases:
+            stdout_line(f"{case.case_id}: {case.result}")
+        stdout_line("OK" if check.ok else "FAIL")
+    if not check.signature_ok:
+        raise VerificationError(f"the export does not verify: {check.signature_problem}")
+    failed = [c for c in check.cases if not c.ok]
+    if failed:
+        raise VerificationError(
+            f"the export does not verify: case {failed[0].case_id}: {failed[0].result}"
+        )
+
+
 @audit_app.command("verify-receipts")
 def verify_receipts(
     ctx: typer.Context,

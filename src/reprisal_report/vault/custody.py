@@ -47,6 +47,7 @@ KEPT = frozenset(
         "attachment",
         "bundle_id",
         "cases",
+        "checkpoint_size",
         "evidence",
         "fields",
         "format",

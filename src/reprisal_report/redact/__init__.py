@@ -1,0 +1,2 @@
+"""Do-no-harm export: profiles, redaction, pseudonyms, the leak gate, disclosure
+control, formats and signatures."""

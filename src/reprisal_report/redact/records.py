@@ -1,0 +1,178 @@
+"""One case through a profile: may it leave at all, and what of it leaves.
+
+``select`` answers the first (the reason a case is withheld: status, consent, risk or
+profile, checked in that order); ``redact`` the second, field by field, and also
+returns what the leak gate must then not find in the output: every sensitive value of
+the case that did not leave as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from reprisal_report.model.case import is_sensitive as _is_sensitive
+from reprisal_report.model.case import iter_fields
+from reprisal_report.model.case import path_pattern as _path_pattern
+from reprisal_report.redact import profiles
+from reprisal_report.redact.leakgate import Sensitive
+from reprisal_report.redact.profiles import Profile
+
+KIND_OF: Final = {
+    "location": "place",
+    "perpetrators[].name": "name",
+    "victims[].name": "name",
+    "victims[].aliases[]": "name",
+    "victims[].contact": "contact",
+    "victims[].organisation": "organisation",
+    "narrative": "text",
+}
+
+
+@dataclass(frozen=True)
+class ExportCase:
+    """A received case as the export reads it (the latest bundle and the triage row)."""
+
+    case_id: str
+    org_id: str
+    status: str
+    risk: str
+    consent: str
+    record: Mapping[str, Any]
+    salts: Mapping[str, str]
+    manifest: bytes
+    signature: bytes
+    author_key_id: str
+    received_at: str
+    follow_up_of: str | None = None
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Selection:
+    include_high_risk: bool = False
+    country: str | None = None
+    since: str | None = None  # ISO day: incident on or after
+
+
+def select(case: ExportCase, profile: Profile, selection: Selection) -> str | None:
+    """Why the case may not leave under this profile (``status``, ``consent``, ``risk``,
+    ``profile``), or None. The current assessment decides, not the reporter's first
+    word: a newer assessment that narrowed consent or raised the risk withdraws."""
+    if case.status in profiles.NEVER_STATUS or case.status not in profile.status:
+        return "status"
+    never = profiles.NEVER_CONSENT if profile.kind == "stats" else profiles.NEVER_CONSENT_CASES
+    if case.consent in never or case.consent not in profile.consent:
+        return "consent"
+    if case.risk not in profile.risk and not (
+        selection.include_high_risk and case.risk in profile.risk_with_reason
+    ):
+        return "risk"
+    if selection.country is not None and case.record.get("country") != selection.country:
+        return "profile"
+    if selection.since is not None:
+        date = str(case.record.get("incident_date") or "")
+        # An incident matches when it may have happened on or after the day.
+        if not date or _last_day(date) < selection.since:
+            return "profile"
+    return None
+
+
+def _last_day(date: str) -> str:
+    from reprisal_report.model.triage import incident_interval
+
+    return incident_interval(date)[1]
+
+
+# Field paths repeat across cases (victims[0].name ...): look each up once.
+path_pattern = functools.lru_cache(maxsize=8192)(_path_pattern)
+is_sensitive = functools.lru_cache(maxsize=8192)(_is_sensitive)
+
+_STEP = re.compile(r"([a-z_]+)|\[([0-9]+)\]")
+
+
+def _set(doc: dict[str, Any], path: str, value: object) -> None:
+    """Set a leaf by its field path; lists are built as index -> item maps first."""
+    steps = [m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path)]
+    node: Any = doc
+    for step, nxt in itertools.pairwise(steps):
+        node = node.setdefault(step, {} if isinstance(nxt, str) else {"__list__": True})
+    node[steps[-1]] = value
+
+
+def _lists(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node.pop("__list__", False):
+            return [_lists(node[i]) for i in sorted(k for k in node if isinstance(k, int))]
+        return {k: _lists(v) for k, v in node.items()}
+    return node
+
+
+@dataclass(frozen=True)
+class Redacted:
+    fields: dict[str, Any]  # the case's fields as they leave (nested like the record)
+    disclosed: dict[str, dict[str, str]]  # path -> {"value", "salt"} (kept as committed)
+    transformed: list[str]  # paths that left changed (coarsened, pseudonymised)
+    forbidden: list[Sensitive]  # sensitive values that did not leave as they are
+    kept: list[str]  # sensitive values that left as they are
+
+
+def _coarsen(pattern: str, value: str, record: Mapping[str, Any]) -> str:
+    if profiles.COARSENABLE[pattern] == "month":
+        return value[:7]
+    return str(record.get("country") or "")
+
+
+def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str]) -> Redacted:
+    out: dict[str, Any] = {}
+    disclosed: dict[str, dict[str, str]] = {}
+    transformed: list[str] = []
+    forbidden: list[Sensitive] = []
+    kept: list[str] = []
+    named = case.consent == "publish_named"
+    for path, value in iter_fields(case.record):
+        pattern = path_pattern(path)
+        action = profile.action(pattern)
+        if action == "pseudonymise-unless-named":
+            action = "keep" if named else "pseudonymise"
+        sensitive = is_sensitive(path) and isinstance(value, str) and bool(value)
+        if action == "keep":
+            _set(out, path, value)
+            if profile.disclose and path in case.salts:
+                disclosed[path] = {"value": str(value), "salt": case.salts[path]}
+            if sensitive:
+                kept.append(str(value))
+            continue
+        if action == "coarsen":
+            _set(out, path, _coarsen(pattern, str(value), case.record))
+            transformed.append(path)
+        elif action == "pseudonymise":
+            _set(out, path, pseudonymise(str(value)))
+            transformed.append(path)
+        if sensitive:
+            forbidden.append(
+                Sensitive(case.case_id, path, str(value), KIND_OF.get(pattern, "text"))
+            )
+    return Redacted(_lists(out), disclosed, transformed, forbidden, kept)
+
+
+def withheld_values(case: ExportCase) -> list[Sensitive]:
+    """Every sensitive value of a case that does not leave at all (and its notes)."""
+    out = [
+        Sensitive(case.case_id, path, value, KIND_OF.get(path_pattern(path), "text"))
+        for path, value in iter_fields(case.record)
+        if isinstance(value, str) and value and is_sensitive(path)
+    ]
+    return out + note_values(case)
+
+
+def note_values(case: ExportCase) -> list[Sensitive]:
+    return [
+        Sensitive(case.case_id, f"notes[{i}]", text, "text")
+        for i, text in enumerate(case.notes)
+        if text.strip()
+    ]

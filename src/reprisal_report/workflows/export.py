@@ -1,0 +1,442 @@
+"""The do-no-harm export: select, redact, count, write the bytes in memory, run the leak
+gate (and for counts the disclosure audit) on exactly those bytes, sign them, and only
+then write the file and its ``.minisig``. A refusal writes nothing at all."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprisal_report import clock
+from reprisal_report.audit.checkpoint import make_checkpoint
+from reprisal_report.errors import InvalidInput
+from reprisal_report.identity import encoding as enc
+from reprisal_report.identity.keys import public_identity, signing_key
+from reprisal_report.model import canonical
+from reprisal_report.model import triage as rules
+from reprisal_report.model.fold import fold
+from reprisal_report.redact import minisign, profiles, verify, writers
+from reprisal_report.redact.leakgate import LeakGate, Sensitive, check
+from reprisal_report.redact.profiles import Profile
+from reprisal_report.redact.pseudonym import pseudonym
+from reprisal_report.redact.records import (
+    ExportCase,
+    Selection,
+    note_values,
+    redact,
+    select,
+    withheld_values,
+)
+from reprisal_report.vault import export as store
+from reprisal_report.vault.cases import record_event
+from reprisal_report.vault.store import Vault
+from reprisal_report.workflows.files import read_user_file, write_user_file
+
+FORMAT_NAME = "reprisal-report export v1"
+WITHHELD_REASONS = ("status", "consent", "risk", "profile")
+MAX_EXPORT_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    profile: str | None = None
+    profile_file: Path | None = None
+    format: str = "json"
+    out: Path = Path("export.json")
+    by: str | None = None  # "country,year;country,act"
+    country: str | None = None
+    since: str | None = None
+    include_high_risk: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    signature: Path
+    profile: str
+    format: str
+    cases: int
+    withheld: dict[str, int]
+    sha256: str
+    signer: str
+    gate_values: int
+    trusted_comment: str
+    tables: int = 0
+    high_risk: int = 0
+
+
+def load_profile(request: ExportRequest) -> Profile:
+    if request.profile_file is not None:
+        data = read_user_file(request.profile_file, "an export profile", profiles.MAX_PROFILE_BYTES)
+        profile = profiles.parse_profile(data, str(request.profile_file))
+        if request.profile is not None and request.profile != profile.name:
+            raise InvalidInput(
+                f"the profile file is named {profile.name!r}, not {request.profile!r}"
+            )
+        return profile
+    if request.profile is None:
+        raise InvalidInput("name an export profile: public, un-confidential or stats")
+    return profiles.built_in(request.profile)
+
+
+def _tables(request: ExportRequest, profile: Profile) -> tuple[tuple[str, ...], ...]:
+    """The tables to count: ``--by country,year;country,act`` or the profile's."""
+    if request.by is None:
+        return profile.tables
+    tables = [[d.strip() for d in t.split(",") if d.strip()] for t in request.by.split(";")]
+    return profiles.parse_tables("(the tables asked for)", tables)
+
+
+def _selection(request: ExportRequest, profile: Profile) -> Selection:
+    if request.include_high_risk:
+        if not request.reason or not request.reason.strip():
+            raise InvalidInput("including high-risk cases needs a reason, kept in the vault")
+        if not profile.risk_with_reason:
+            raise InvalidInput(f"the {profile.name} profile never includes high-risk cases")
+    elif request.reason is not None:
+        raise InvalidInput("a reason is only taken with including high-risk cases")
+    country = request.country.upper() if request.country is not None else None
+    since = None
+    if request.since is not None:
+        rules.parse_day(request.since, "since")
+        since = rules.incident_interval(request.since)[0]
+    return Selection(request.include_high_risk, country, since)
+
+
+def _cases(vault: Vault) -> list[ExportCase]:
+    notes = store.notes(vault)
+    follows = store.follow_ups(vault)
+    return [
+        ExportCase(
+            case_id=r.case_id,
+            org_id=r.org_id,
+            status=r.status,
+            risk=r.risk,
+            consent=r.consent,
+            record=r.record,
+            salts=r.salts,
+            manifest=r.manifest,
+            signature=r.signature,
+            author_key_id=r.author_key_id,
+            received_at=r.received_at,
+            follow_up_of=follows.get(r.case_id),
+            notes=tuple(notes.get(r.case_id, ())),
+        )
+        for r in store.cases(vault)
+    ]
+
+
+def _withheld_line(withheld: Counter[str]) -> str:
+    total = sum(withheld.values())
+    parts = ", ".join(f"{reason} {withheld[reason]}" for reason in WITHHELD_REASONS)
+    return f"Withheld: {total} case(s) by reason ({parts}); which ones is never said."
+
+
+def _case_doc(case: ExportCase, fields: dict[str, object], profile: Profile) -> dict[str, object]:
+    doc: dict[str, object] = {"id": case.case_id, **fields, "status": case.status}
+    if profile.action("risk") == "keep":
+        doc["assessed_risk"] = case.risk
+    if profile.action("consent") == "keep":
+        doc["assessed_consent"] = case.consent
+    if case.follow_up_of is not None:
+        doc["follow_up_of"] = case.follow_up_of
+    return doc
+
+
+def _gate(forbidden: Sequence[Sensitive], allowed: set[str], data: bytes) -> int:
+    # A value that left as it is for one exported case (the same person, named with
+    # consent) is not a leak when it appears; every other sensitive value of the whole
+    # vault is.
+    values = [s for s in forbidden if fold(s.value) not in allowed]
+    check(LeakGate(values), data)
+    return len(values)
+
+
+def export(vault: Vault, request: ExportRequest) -> ExportResult:
+    profile = load_profile(request)
+    if request.format not in writers.FORMATS:
+        raise InvalidInput(
+            f"unknown export format {request.format!r}; one of: {', '.join(writers.FORMATS)}"
+        )
+    selection = _selection(request, profile)
+    tables = _tables(request, profile) if profile.kind == "stats" else ()
+    cases = _cases(vault)
+    withheld: Counter[str] = Counter({r: 0 for r in WITHHELD_REASONS})
+    chosen: list[ExportCase] = []
+    forbidden: list[Sensitive] = []
+    for case in cases:
+        reason = select(case, profile, selection)
+        if reason is None:
+            chosen.append(case)
+        else:
+            withheld[reason] += 1
+            forbidden += withheld_values(case)
+    me = public_identity(vault)
+    now = enc.format_time(clock.now())
+    # The export names the custody log as it stood when it was made: a signed
+    # checkpoint an auditor can hold a later log to (audit verify-log --since).
+    checkpoint = make_checkpoint(vault)
+    header: dict[str, object] = {
+        "format": FORMAT_NAME,
+        "profile": profile.name,
+        "generated_at": now,
+        "signer": me.key_id,
+        "checkpoint": {
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+            "root": canonical.b64encode(checkpoint.root),
+        },
+        "withheld": dict(withheld),
+    }
+    high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
+    if profile.kind == "stats":
+        data, table_count = _stats(chosen, profile, tables, header, request.format, withheld)
+        for case in chosen:
+            forbidden += withheld_values(case)
+        allowed: set[str] = set()
+    else:
+        data, allowed = _cases_output(
+            vault, chosen, profile, header, request.format, withheld, forbidden
+        )
+        table_count = 0
+    gate_values = _gate(forbidden, allowed, data)
+    digest = hashlib.sha256(data).hexdigest()
+    trusted = (
+        f"reprisal-report export profile={profile.name} format={request.format} "
+        f"sha256={digest} time={now} signer={me.key_id}"
+    )
+    signature = minisign.sign(signing_key(vault), data, trusted_comment=trusted)
+    sig_path = request.out.with_name(request.out.name + ".minisig")
+    write_user_file(request.out, data, mode=0o600)
+    write_user_file(sig_path, signature, mode=0o644)
+    detail: dict[str, object] = {
+        "profile": profile.name,
+        "format": request.format,
+        "cases": len(chosen),
+        "withheld": dict(withheld),
+        "sha256": digest,
+        "checkpoint_size": checkpoint.size,
+    }
+    if request.include_high_risk:
+        reason_bytes = (request.reason or "").strip().encode("utf-8")
+        reason_sha = hashlib.sha256(reason_bytes).hexdigest()
+        detail["high_risk_cases"] = high_risk
+        detail["high_risk_reason_sha256"] = reason_sha
+    with vault.transaction():
+        if request.include_high_risk:
+            vault.set_meta(f"export-reason:{digest}", (request.reason or "").strip())
+        record_event(vault, None, "exported", detail, actor=me.key_id)
+    return ExportResult(
+        out=request.out,
+        signature=sig_path,
+        profile=profile.name,
+        format=request.format,
+        cases=len(chosen),
+        withheld=dict(withheld),
+        sha256=digest,
+        signer=me.key_id,
+        gate_values=gate_values,
+        trusted_comment=trusted,
+        tables=table_count,
+        high_risk=high_risk if request.include_high_risk else 0,
+    )
+
+
+def _cases_output(
+    vault: Vault,
+    chosen: list[ExportCase],
+    profile: Profile,
+    header: dict[str, object],
+    fmt: str,
+    withheld: Counter[str],
+    forbidden: list[Sensitive],
+) -> tuple[bytes, set[str]]:
+    keys: dict[str, bytes] = {}
+
+    def pseudonymiser(org_id: str) -> Callable[[str], str]:
+        if org_id not in keys:
+            key = store.pseudonym_key(vault, org_id, create=True)
+            if key is None:  # pragma: no cover - create=True always returns one
+                raise InvalidInput("no pseudonym key")
+            keys[org_id] = key
+        return lambda name: pseudonym(keys[org_id], name)
+
+    docs: list[dict[str, object]] = []
+    allowed: set[str] = set()
+    for case in chosen:
+        redacted = redact(case, profile, pseudonymiser(case.org_id))
+        forbidden += redacted.forbidden + note_values(case)
+        allowed.update(fold(v) for v in redacted.kept)
+        doc = _case_doc(case, redacted.fields, profile)
+        if profile.disclose:
+            doc["author"] = case.author_key_id
+            doc["manifest"] = base64.b64encode(case.manifest).decode("ascii")
+            doc["signature"] = base64.b64encode(case.signature).decode("ascii")
+            doc["disclosed"] = redacted.disclosed
+            doc["withheld_fields"] = len(case.salts) - len(redacted.disclosed)
+        docs.append(doc)
+    if fmt == "json":
+        return writers.cases_json(header, docs), allowed
+    if fmt == "csv":
+        columns = _csv_columns(profile)
+        return writers.cases_csv(docs, columns), allowed
+    name = writers.md_text(profile.name)
+    title = f"Reprisals: cases ({name} export, {str(header['generated_at'])[:10]})"
+    footer = [f"Signed by {header['signer']}; verify with minisign and the .minisig file."]
+    return writers.cases_md(title, docs, _withheld_line(withheld), footer), allowed
+
+
+_CSV_FIELD: dict[str, str] = {
+    "location": "location",
+    "perpetrators": "perpetrators[].name",
+    "victims": "victims[].name",
+    "victim_organisations": "victims[].organisation",
+    "public_summary": "public_summary",
+    "narrative": "narrative",
+    "consent": "consent",
+}
+
+
+def _csv_columns(profile: Profile) -> list[str]:
+    """Uwazi's columns, without those of fields this profile drops."""
+    return [
+        c
+        for c in writers.CSV_COLUMNS
+        if c not in _CSV_FIELD or profile.action(_CSV_FIELD[c]) != "drop"
+    ]
+
+
+def _value(case: ExportCase, dimension: str) -> list[str]:
+    record = case.record
+    if dimension == "country":
+        return [str(record.get("country") or "unknown")]
+    if dimension == "year":
+        return [str(record.get("incident_date") or "")[:4] or "unknown"]
+    if dimension == "status":
+        return [case.status]
+    if dimension == "risk":
+        return [case.risk]
+    if dimension == "act":
+        return sorted({str(a) for a in record.get("acts") or []})
+    return sorted(
+        {str(c.get("mechanism")) for c in record.get("cooperation") or [] if isinstance(c, dict)}
+    )
+
+
+def _stats(
+    chosen: list[ExportCase],
+    profile: Profile,
+    tables: tuple[tuple[str, ...], ...],
+    header: dict[str, object],
+    fmt: str,
+    withheld: Counter[str],
+) -> tuple[bytes, int]:
+    # Imported here: scipy takes a second to import, and only counts need it.
+    from reprisal_report.redact import sdc
+
+    built: list[sdc.Table] = []
+    for by in tables:
+        counts: Counter[tuple[str, ...]] = Counter()
+        for case in chosen:
+            combos: list[tuple[str, ...]] = [()]
+            for dimension in by:
+                combos = [(*c, v) for c in combos for v in _value(case, dimension)]
+            counts.update(combos)
+        multi = [d for d in by if d in ("act", "mechanism")]
+        unit = "case"
+        if multi:
+            unit = "case-" + "-".join(multi) + (" pair" if len(multi) == 1 else " triple")
+        built.append(sdc.Table(by=by, unit=unit, cells=dict(counts)))
+    protected = sdc.protect(built, profile.k)
+    sdc.audit(protected, profile.k)
+    doc = {**header, **sdc.to_json(protected, profile.k), "profile": profile.name}
+    doc["withheld"] = dict(withheld)
+    if fmt == "json":
+        return writers.json_bytes(doc), len(built)
+    if fmt == "csv":
+        return writers.stats_csv(doc), len(built)
+    return writers.stats_md(doc, _withheld_line(withheld)), len(built)
+
+
+KEY_FORMAT = "reprisal-report pseudonym key v1"
+
+
+def _own_org(vault: Vault, org: str | None) -> str:
+    from reprisal_report.vault import pins
+
+    rows = pins.all_rows(vault)
+    if org is not None:
+        if not any(r.org_id == org for r in rows):
+            raise InvalidInput(f"this profile knows no org {org}")
+        return org
+    own = [r.org_id for r in rows if r.own]
+    if len(own) != 1:
+        raise InvalidInput("name the org (this profile has not exactly one org of its own)")
+    return own[0]
+
+
+def export_pseudonym_key(vault: Vault, out: Path, org: str | None) -> None:
+    """Write the org's pseudonym key, made now if no export made it yet (mode 0600)."""
+    org_id = _own_org(vault, org)
+    key = store.pseudonym_key(vault, org_id, create=True)
+    if key is None:  # pragma: no cover - create=True always returns one
+        raise InvalidInput("no pseudonym key")
+    doc = {"format": KEY_FORMAT, "org_id": org_id, "key": canonical.b64encode(key)}
+    write_user_file(out, canonical.canonical_json(doc), mode=0o600)
+    with vault.transaction():
+        record_event(
+            vault,
+            None,
+            "pseudonym-key-exported",
+            {"org_id": org_id},
+            actor=public_identity(vault).key_id,
+        )
+
+
+def import_pseudonym_key(vault: Vault, path: Path) -> str:
+    """Install a pseudonym key file; a different key already installed is refused."""
+    data = read_user_file(path, "a pseudonym key file", 4096)
+    try:
+        doc = canonical.parse_canonical(data.strip(), 4096)
+        if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
+            raise ValueError
+        org_id = doc["org_id"]
+        key = canonical.b64decode(doc["key"], 32)
+        if not isinstance(org_id, str):
+            raise ValueError
+    except (ValueError, KeyError, canonical.CanonicalError):
+        raise InvalidInput(f"{path} is not a pseudonym key file") from None
+    _own_org(vault, org_id)
+    if not store.set_pseudonym_key(vault, org_id, key):
+        raise InvalidInput(
+            f"this profile already holds a different pseudonym key for org {org_id}; "
+            "it is never replaced (past pseudonyms would change)"
+        )
+    with vault.transaction():
+        record_event(
+            vault,
+            None,
+            "pseudonym-key-imported",
+            {"org_id": org_id},
+            actor=public_identity(vault).key_id,
+        )
+    return org_id
+
+
+def verify_export_file(path: Path, card_path: Path) -> verify.ExportCheck:
+    """``audit verify-export``: the export at ``path``, its ``.minisig`` beside it, and the
+    org card or card history (public data only) naming the coordinator and reporter keys.
+    Each card version's signatures are checked, not its expiry: an auditor checks exports
+    made while it was valid."""
+    from reprisal_report.audit.history import parse_history
+
+    data = read_user_file(path, "an export", MAX_EXPORT_BYTES)
+    sig_path = path.with_name(path.name + ".minisig")
+    signature = read_user_file(sig_path, "a minisign signature", 4096)
+    history = parse_history(read_user_file(card_path, "an org card or org history", 1 << 26))
+    return verify.verify_export(data, signature, history.latest)
