@@ -185,13 +185,3 @@ def test_panic_shreds_leftover_keyfile_temp_copies(reporter: Cli) -> None:
     result = reporter("panic", "--yes")
     assert result.exit_code == 0, result.stderr
     assert not reporter.home.exists()
-
-
-def test_demo_runs_the_whole_flow(make_cli: Callable[[str], Cli], tmp_path: Path) -> None:
-    cli = make_cli("unused")
-    result = cli("demo", "--dir", str(tmp_path / "demo"), "--json")
-    assert result.exit_code == 0, result.stderr
-    doc = json.loads(result.stdout)
-    assert any("GPS and serial were stripped (stripped:jpeg)" in s for s in doc["steps"])
-    assert any("verified and imported 1 bundle(s)" in s for s in doc["steps"])
-    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == ["usb-stick"]

@@ -1,18 +1,24 @@
-"""`demo`: run the example workflow and say what happened."""
+"""`demo`: run the whole workflow and say, step by step, what happened and what
+protected whom."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reprisal_report.cli.output import emit_json, info
 
+if TYPE_CHECKING:
+    from reprisal_report.workflows.demo import Step
+
 DirOpt = Annotated[
     Path | None,
     typer.Option(
-        "--dir", help="Work in DIR and keep the USB-stick folder there (default: a temporary dir)."
+        "--dir",
+        help="Work in DIR and keep what the demo wrote there (default: a temporary dir, "
+        "removed at the end).",
     ),
 ]
 
@@ -20,24 +26,45 @@ DirOpt = Annotated[
 def demo(
     dir: DirOpt = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print the steps as one JSON document.")
+        bool, typer.Option("--json", help="Print the steps and outcomes as one JSON document.")
     ] = False,
 ) -> None:
     """Run the whole workflow on a built-in example organisation."""
-    from reprisal_report.workflows.demo import run_demo
+    from reprisal_report.workflows.demo import run
 
-    steps: list[str] = []
+    steps: list[Step] = []
 
-    def say(line: str) -> None:
-        steps.append(line)
+    def say(step: Step) -> None:
+        steps.append(step)
         if not json_out:
-            info(f"• {line}")
+            _panel(step, len(steps))
 
-    summary = run_demo(dir, say)
+    outcomes = run(dir, say)
     if json_out:
-        emit_json({"steps": steps, **summary})
+        emit_json(
+            {
+                "steps": [
+                    {"title": s.title, "happened": s.happened, "protected": s.protected}
+                    for s in steps
+                ],
+                **outcomes,
+            }
+        )
     else:
-        info("demo finished")
+        info("demo finished" + (f"; files kept in {dir}" if dir is not None else ""))
+
+
+def _panel(step: Step, number: int) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from reprisal_report.cli.output import console
+
+    body = Text()
+    body.append(step.happened)
+    body.append("\nProtected: ", style="bold")
+    body.append(step.protected)
+    console().print(Panel(body, title=Text(f"{number}. {step.title}"), title_align="left"))
 
 
 def register(app: typer.Typer) -> None:
