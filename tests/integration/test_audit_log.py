@@ -351,6 +351,10 @@ def test_a_single_card_file_is_a_history_of_one_version(org: Org) -> None:
     auditor = Cli(org.dir / "nobody")
     result = auditor("audit", "verify-log", str(log), "--org", str(card))
     assert result.exit_code == 0, result.stdout
+    # The coordinator's entries from before this card version too.
+    log = org.log(org.coordinator, "c.jsonl")
+    result = auditor("audit", "verify-log", str(log), "--org", str(card))
+    assert result.exit_code == 0, result.stdout
     history = org.history().read_bytes()
     assert history.count(b"\n") == 2 and history.endswith(card.read_bytes())
     bad = org.dir / "bad-history"

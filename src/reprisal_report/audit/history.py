@@ -68,13 +68,15 @@ class CardHistory:
             gone = card.revocation(kid)
             if gone is not None and enc.parse_time(gone.revoked_at) <= at:
                 return Standing(True, None, gone.revoked_at, public)
-        in_force = [c for c in self.cards if enc.parse_time(c.issued) <= at]
-        if not in_force:
-            return Standing(True, None, None, public)
-        member = in_force[-1].member(kid)
-        if member is None or enc.parse_time(member.enrolled) > at:
-            return Standing(True, None, None, public)
-        return Standing(True, member.role, None, public)
+        # The latest version issued by then that lists the key as enrolled by then; else
+        # (a history with gaps, or only a later card) the first later version saying so.
+        before = [c for c in self.cards if enc.parse_time(c.issued) <= at]
+        after = [c for c in self.cards if enc.parse_time(c.issued) > at]
+        for card in [*reversed(before), *after]:
+            member = card.member(kid)
+            if member is not None and enc.parse_time(member.enrolled) <= at:
+                return Standing(True, member.role, None, public)
+        return Standing(True, None, None, public)
 
 
 def parse_history(data: bytes) -> CardHistory:
