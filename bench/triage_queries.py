@@ -257,11 +257,11 @@ def queries(vault: object) -> dict[str, Callable[[], object]]:
         "stats --by country,year": lambda: triage.stats(vault, ["country", "year"]),  # type: ignore[arg-type]
         "stats --by country,act": lambda: triage.stats(vault, ["country", "act"]),  # type: ignore[arg-type]
     }
-    try:
-        from reprisal_report.workflows import search
-    except ImportError:
-        return out
-    out["search petrov"] = lambda: search.search_cases(vault, "petrov", limit=50)  # type: ignore[arg-type]
+    from reprisal_report.workflows import search
+
+    # Names as a user types them: lower case, no diacritics (Петров, Łukasz in the data).
+    out["search петров"] = lambda: search.search_cases(vault, "петров", limit=50)  # type: ignore[arg-type]
+    out["search lukasz"] = lambda: search.search_cases(vault, "lukasz", limit=50)  # type: ignore[arg-type]
     out['search "passport office" OR airport'] = lambda: search.search_cases(
         vault,  # type: ignore[arg-type]
         '"passport office" OR airport',

@@ -85,3 +85,20 @@ def test_session(tmp_path: Path) -> None:
     rss = next(row for row in rows if "triage list with a session, peak RSS" in row)
     assert rss.rstrip().endswith(("met", "NOT met")) and "nan" not in rss
     assert any("without / with a session" in row for row in rows)
+
+
+def test_triage_queries(tmp_path: Path) -> None:
+    out = run_bench("triage", tmp_path)
+    assert "generated 300 cases" in out and "vault size" in out
+    rows = table(out)
+    assert any("list --country BI --limit 50 / plain SQLite" in row for row in rows)
+    assert any("stats --by country,act (median)" in row for row in rows)
+    assert any("search" in row and "(median)" in row for row in rows)
+
+
+def test_export_speed(tmp_path: Path) -> None:
+    out = run_bench("export", tmp_path)
+    rows = table(out)
+    for label in ("public json", "un-confidential csv", "stats md"):
+        assert any(f"200 cases {label}" in row and "<= 5 s" in row for row in rows), label
+    assert any("300 cases public json" in row and "<= 10 s" in row for row in rows)
