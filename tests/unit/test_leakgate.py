@@ -61,6 +61,8 @@ NAME_SPELLINGS = [
     "*José* _Núñez_",
     "Jo<b>sé</b> Núñez",
     "José Núñ-\nez",
+    "Jo-sé Nú\u2013ñez",
+    "Jo**sé**-Núñez",
     "Jos&eacute; N&#250;&#xF1;ez",
 ]
 

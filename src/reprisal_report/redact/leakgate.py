@@ -116,12 +116,14 @@ def decode(text: str) -> str:
     return text
 
 
-# Before folding: markup that may split a word becomes "*" (removed in the joined
-# view, a separator elsewhere), line breaks become "|" (a separator, and a field end).
+# Before folding: markup that may split a word becomes "*" (code spans, like emphasis;
+# tags become "*" too), dashes "^", line breaks "|". All three separate words in the
+# word view and end fields in the field view; the joined views remove them between
+# two letters.
 _MARKUP: Final = {
     ord("`"): "*",
-    ord("-"): "*",
-    **{ord(c): "*" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"},
+    ord("-"): "^",
+    **{ord(c): "^" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"},
     **{ord(c): "|" for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"},
 }
 
@@ -194,12 +196,15 @@ def _words(decoded: str) -> str:
     return word_view(marked_fold(decoded)).strip(" ")
 
 
-_JOIN: Final = re.compile(r"[*~]+(?:\| ?)?")  # markup, or a hyphen at a line end
+# Emphasis, or a hyphen at a line end: inside a word ("Jo**sé**", "Núñ-\nez").
+_JOIN_MARKUP: Final = re.compile(r"[*~]+|\^ ?\| ?")
+# Any markup and dashes (but not a bare line break): perhaps inside a word ("Nú-ñez").
+_JOIN_ANY: Final = re.compile(r"[*~^]*\^ ?\| ?|[*~^]+")
 
 
-def _joins(flat: str) -> Iterator[tuple[int, int]]:
-    """Spans of markup between two letters in folded text (``jo**se``, ``nun*|ez``)."""
-    for match in _JOIN.finditer(flat):
+def _joins(flat: str, join: re.Pattern[str]) -> Iterator[tuple[int, int]]:
+    """Spans of markup between two letters in folded text (``jo**se``, ``nun^|ez``)."""
+    for match in join.finditer(flat):
         start, end = match.span()
         if start > 0 and end < len(flat) and flat[start - 1].isalpha() and flat[end].isalpha():
             yield start, end
@@ -585,8 +590,13 @@ class LeakGate:
         self._digits.scan(digit_view(text), found)
         flat = marked_fold(text)
         self._word.scan(word_view(flat), found)
-        for window in self._joined_windows(flat):
+        markup = list(_joins(flat, _JOIN_MARKUP))
+        every = list(_joins(flat, _JOIN_ANY))
+        for window in self._joined_windows(flat, markup):
             self._word.scan(window, found)
+        if every != markup:
+            for window in self._joined_windows(flat, every):
+                self._word.scan(window, found)
         self._field.scan(field_view(flat), found)
         leaks: list[Leak] = []
         seen: set[tuple[str, str]] = set()
@@ -597,12 +607,12 @@ class LeakGate:
                 leaks.append(Leak(*where))
         return leaks
 
-    def _joined_windows(self, flat: str) -> Iterator[str]:
-        """The joined view, only where it differs from the word view: around every
-        piece of markup between two letters, as far as the longest pattern reaches."""
+    def _joined_windows(self, flat: str, spans: list[tuple[int, int]]) -> Iterator[str]:
+        """A joined view, only where it differs from the word view: around each span
+        removed, as far as the longest pattern reaches."""
         reach = self._word.longest + 1
         windows: list[tuple[int, int, list[tuple[int, int]]]] = []
-        for at, until in _joins(flat):
+        for at, until in spans:
             start, end = at - reach, until + reach
             if windows and start <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], end, windows[-1][2])
