@@ -67,6 +67,11 @@ _COLUMNS = (
 )
 
 
+_INSERT_EVENT = (
+    "INSERT INTO custody_events(case_id, action, at, detail, actor) VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def record_event(
     vault: Vault,
     case_id: str | None,
@@ -84,9 +89,7 @@ def record_event(
     at = utc_now()
     with vault.transaction():
         vault.conn.execute(
-            "INSERT INTO custody_events(case_id, action, at, detail, actor)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (case_id, action, at, canonical_json(detail).decode("utf-8"), actor),
+            _INSERT_EVENT, (case_id, action, at, canonical_json(detail).decode("utf-8"), actor)
         )
         custody.append(vault, case_id, action, detail, at)
 
