@@ -11,12 +11,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypedDict
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 from reprisal_report import clock
-from reprisal_report.bundle.container import AttachmentHeader
-from reprisal_report.bundle.manifest import parse_manifest
-from reprisal_report.bundle.opening import open_bundle
 from reprisal_report.errors import (
     BundleTampered,
     InvalidInput,
@@ -26,16 +23,21 @@ from reprisal_report.errors import (
 )
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.keys import age_identity_text, public_identity
-from reprisal_report.identity.orgcard import OrgCard, parse_card
 from reprisal_report.model import triage as rules
 from reprisal_report.model.filenames import safe_file_name
-from reprisal_report.model.vocabulary import VocabKind, load_vocabulary
-from reprisal_report.vault import evidence, inbox, pins, search
+from reprisal_report.vault import evidence, inbox, search
 from reprisal_report.vault import triage as store
 from reprisal_report.vault.cases import record_event, resolve_case_id
 from reprisal_report.vault.files import create_new, fsync_dir, sync_file, temp_name
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.files import read_user_file
+
+# The bundle layer, org cards, pins and the vocabulary are imported where used: a
+# listing needs none of them (issue 10's start-up budget).
+if TYPE_CHECKING:
+    from reprisal_report.bundle.container import AttachmentHeader
+    from reprisal_report.identity.orgcard import OrgCard
+    from reprisal_report.model.vocabulary import VocabKind
 
 NO_ORIGINAL = "no original bundle retained (imported before the evidence store)"
 
@@ -149,6 +151,8 @@ def _filters(request: ListRequest) -> store.Filters:
 
 
 def _check_term(kind: VocabKind, value: str, what: str) -> None:
+    from reprisal_report.model.vocabulary import load_vocabulary
+
     terms = load_vocabulary().terms(kind)
     if value not in terms:
         raise InvalidInput(f"unknown {what} {value!r}; one of: {', '.join(sorted(terms))}")
@@ -200,6 +204,8 @@ def _member_role(card: OrgCard | None, key_id: str) -> str | None:
 
 def _bundle_chain(vault: Vault, bundles: list[inbox.InboxBundle]) -> list[dict[str, object]]:
     """Each bundle of the case with what its import verified."""
+    from reprisal_report.bundle.manifest import parse_manifest
+
     versions = store.card_versions(vault, [b.bundle_id for b in bundles])
     cards: dict[str, OrgCard | None] = {}
     out: list[dict[str, object]] = []
@@ -228,6 +234,9 @@ def _bundle_chain(vault: Vault, bundles: list[inbox.InboxBundle]) -> list[dict[s
 
 
 def _pinned_card(vault: Vault, org_id: str) -> OrgCard | None:
+    from reprisal_report.identity.orgcard import parse_card
+    from reprisal_report.vault import pins
+
     row = pins.find(vault, org_id)
     if row is None:
         return None
@@ -633,6 +642,8 @@ def _extract_retained(
     vault: Vault, case_id: str, kept: evidence.Retained, outputs: list[_Output]
 ) -> None:
     """Decrypt the retained bundle again with this coordinator's age identity."""
+    from reprisal_report.bundle.opening import open_bundle
+
     identity = age_identity_text(vault)
     if identity is None:
         raise UnknownOrg("this profile holds no age identity; only coordinators open bundles")
