@@ -17,7 +17,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprisal_report.redact.leakgate import LeakGate, Sensitive
+from reprisal_report.model.fold import fold
+from reprisal_report.redact.leakgate import LeakGate, Sensitive, fold_text
 
 # script -> (letters of values, letters of filler); no filler letter folds to a value one.
 ALPHABETS = {
@@ -197,3 +198,20 @@ def test_a_forbidden_sentence_is_always_caught(
     copied = data.draw(written(" ".join(sentence), "latin"))
     text = f"{data.draw(filler())} {copied}"
     assert [(x.case_id, x.field) for x in gate.scan(encoded(text, how))] == [("c", "narrative")]
+
+
+FOLD_POOL = [
+    *"abcXYZ019 .,;*|\t",
+    *"\u0301\u0308\u064e\u0651\u0640\u094d\u093e\ufe0f",  # marks, tatweel, variation selector
+    *"\u00a0\u200b\u3000\u2028\u00ad",  # spaces and invisible characters
+    *"éÉßẞİıŁøﬁ①２Ａ…ǅΩςᎠꭰ",  # compatibility forms, special cases
+    *"\u1100\u1161\u11a8가王ｱﾞاةیक",  # jamo, Han, kana, Arabic, Devanagari
+]
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=FOLD_POOL, max_size=40))
+def test_the_gate_folds_like_fold(text: str) -> None:
+    """The gate's fast fold (ASCII lower-cased, non-ASCII runs folded alone) is
+    model.fold, up to whitespace."""
+    assert fold_text(text).split() == fold(text).split()

@@ -18,6 +18,7 @@ from reprisal_report.redact.leakgate import (
     Sensitive,
     check,
     digit_view,
+    marked_fold,
     patterns,
     vocabulary_words,
 )
@@ -61,6 +62,7 @@ NAME_SPELLINGS = [
     "*José* _Núñez_",
     "Jo<b>sé</b> Núñez",
     "José Núñ-\nez",
+    "José Núñ-\n   ez",
     "Jo-sé Nú\u2013ñez",
     "Jo**sé**-Núñez",
     "Jos&eacute; N&#250;&#xF1;ez",
@@ -218,9 +220,12 @@ def test_hashes_and_dates_are_not_phone_numbers() -> None:
 
 
 def test_digit_view() -> None:
-    assert digit_view("a +257 (79) 000-000, b 12 c") == "|25779000000|12|"
-    assert digit_view("2026-03-15 and 0123456789abcdef0123") == "|"
-    assert digit_view("no digits") == "|"
+    def view(text: str) -> str:
+        return digit_view(marked_fold(text))
+
+    assert view("a +257 (79) 000-000, b 12 c") == "|25779000000|12|"
+    assert view("2026-03-15 and 0123456789ABCDEF0123 | 7\n8") == "|7|8|"
+    assert view("no digits") == "|"
 
 
 # --- short and common values -------------------------------------------------------------------

@@ -53,7 +53,6 @@ PHONE_MAX: Final = 15  # E.164: a longer run holds several numbers
 PREFIX_DIGITS: Final = 5  # a shorter number may follow this many more digits (country code)
 ANCHOR: Final = 32  # longer patterns enter the automaton by this many characters
 _DECODE_ROUNDS: Final = 3
-_FOLD_CHUNK: Final = 4096
 
 FIELD: Final = "\x01"  # field view: a punctuation run (fold never outputs controls)
 
@@ -119,214 +118,237 @@ def decode(text: str) -> str:
 # Before folding: markup that may split a word becomes "*" (code spans, like emphasis;
 # tags become "*" too), dashes "^", line breaks "|". All three separate words in the
 # word view and end fields in the field view; the joined views remove them between
-# two letters.
-_MARKUP: Final = {
-    ord("`"): "*",
-    ord("-"): "^",
-    **{ord(c): "^" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"},
-    **{ord(c): "|" for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"},
-}
-
-
-def _fold_big(text: str) -> str:
-    """``fold(text)``, in chunks cut at spaces (so ASCII chunks take fold's fast path;
-    folding never joins across a space)."""
-    if len(text) <= 2 * _FOLD_CHUNK:
-        return fold(text)
-    parts: list[str] = []
-    start = 0
-    while start < len(text):
-        cut = text.find(" ", start + _FOLD_CHUNK)
-        end = len(text) if cut < 0 else cut
-        parts.append(fold(text[start:end]))
-        start = end
-    return " ".join(parts)
-
-
-def marked_fold(decoded: str) -> str:
-    """Decoded text with its markup marked, then folded: what every text view is cut
-    from."""
-    if "<" in decoded:
-        decoded = _TAG.sub("*", decoded)
-    return _fold_big(decoded.translate(_MARKUP))
-
-
-class _LazyTable(dict[int, str]):
-    """A ``str.translate`` table filled on first use of each code point."""
-
-    def __init__(self, rule: Callable[[str], str]) -> None:
-        super().__init__()
-        self._rule = rule
-
-    def __missing__(self, cp: int) -> str:
-        result = self._rule(chr(cp))
-        self[cp] = result
-        return result
-
-
-def _is_word_char(char: str) -> bool:
-    """Letters, digits and spacing marks (the only marks left after folding)."""
-    category = unicodedata.category(char)
-    return category[0] in "LN" or category == "Mc"
-
-
-_WORDS: Final = _LazyTable(lambda c: c if _is_word_char(c) else " ")
-_FIELDS: Final = _LazyTable(
-    lambda c: c if _is_word_char(c) else (" " if c == " " else f" {FIELD} ")
+# two letters. Plain replacements for the ASCII ones, one rarely matching regex for
+# the others (both far faster than a translate table over mixed-script text).
+_OTHER_MARKUP: Final = re.compile(
+    "([\u2010-\u2015\u2212\u2043\ufe63\uff0d])|[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]"
 )
 
 
+def _other_markup(match: re.Match[str]) -> str:
+    return "^" if match.group(1) is not None else "|"
+
+
+_NON_ASCII: Final = re.compile(r"([^\x00-\x7f]+)")
+_ASCII_CONTROLS: Final = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]+")  # not whitespace
+_FOLDED: dict[str, str] = {}  # non-ASCII runs already folded (exports repeat words)
+_FOLDED_MAX: Final = 1 << 18
+
+
+def _fold_run(run: str) -> str:
+    """``fold`` of a run of non-ASCII characters inside a text: folded between two
+    ``a`` (which hold its spaces at the ends, and absorb a leading mark as the
+    letter before it would), the ``a`` taken off again."""
+    out = fold(f"a{run}a")[1:-1]
+    if len(_FOLDED) >= _FOLDED_MAX:
+        _FOLDED.clear()
+    _FOLDED[run] = out
+    return out
+
+
+def fold_text(text: str) -> str:
+    """What :func:`fold` makes of ``text`` (``-`` and backquote aside, which
+    :func:`marked_fold` has replaced), up to whitespace (not collapsed, and ASCII
+    whitespace other than tabs left as it is): ASCII lower-cased, controls removed,
+    tabs made spaces; every run of non-ASCII characters folded alone (and cached).
+    Folding is local: compositions and marks never reach past an ASCII character,
+    and a mark after an ASCII letter is dropped either way. So this is the same
+    text, several times faster on mixed-script exports, where words come back."""
+    parts = _NON_ASCII.split(text)
+    get = _FOLDED.get
+    parts[1::2] = [_fold_run(run) if (f := get(run)) is None else f for run in parts[1::2]]
+    out = "".join(parts).lower().replace("\t", " ")
+    return _ASCII_CONTROLS.sub("", out)
+
+
+@cache
+def _punctuation() -> re.Pattern[str]:
+    """Any non-ASCII character that is not part of a word after folding (not a letter,
+    digit or spacing mark): punctuation and symbols."""
+    ranges: list[str] = []
+    start = last = -2
+    for cp in range(0x80, 0x20000):
+        if unicodedata.category(chr(cp)) != "Mc":
+            continue
+        if cp != last + 1:
+            if start >= 0:
+                ranges.append(_range(start, last))
+            start = cp
+        last = cp
+    ranges.append(_range(start, last))
+    return re.compile(f"[^\\x00-\\x7f\\w{''.join(ranges)}]+")
+
+
+def _range(first: int, last: int) -> str:
+    return f"\\U{first:08x}" if first == last else f"\\U{first:08x}-\\U{last:08x}"
+
+
+def marked_fold(decoded: str) -> str:
+    """Decoded text with its markup marked, folded, and every non-ASCII punctuation
+    mark or symbol made FIELD: what every view is cut from. Only ASCII letters and
+    digits, non-ASCII word characters, ASCII punctuation, spaces and FIELD remain."""
+    if "<" in decoded:
+        decoded = _TAG.sub("*", decoded)
+    decoded = decoded.replace("`", "*").replace("-", "^").replace("\r\n", "|")
+    decoded = decoded.replace("\n", "|").replace("\r", "|")
+    decoded = _OTHER_MARKUP.sub(_other_markup, decoded)
+    flat = fold_text(decoded)
+    return flat if flat.isascii() else _punctuation().sub(FIELD, flat)
+
+
+def _byte_table(ascii_rule: Callable[[str], bytes], high: bytes | None = None) -> bytes:
+    """A ``bytes.translate`` table: ASCII by ``ascii_rule``, the bytes of UTF-8
+    sequences (all >= 0x80) to themselves or to ``high``."""
+    table = b"".join(ascii_rule(chr(i)) for i in range(128))
+    return table + (bytes(range(128, 256)) if high is None else high * 128)
+
+
+def _alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+_WORD_BYTES: Final = _byte_table(lambda c: c.encode() if _alnum(c) else b" ")
+_FIELD_BYTES: Final = _byte_table(lambda c: c.encode() if _alnum(c) or c == " " else FIELD.encode())
+
+
 def word_view(text_folded: str) -> str:
-    """Words separated by one space, with a space at each end."""
-    return f" {' '.join(text_folded.translate(_WORDS).split())} "
+    """Words separated by one space, with a space at each end. Works on the UTF-8
+    bytes: after :func:`marked_fold` every non-ASCII character left is a word
+    character, so only ASCII bytes need mapping."""
+    words = b" ".join(text_folded.encode().translate(_WORD_BYTES).split())
+    return f" {words.decode()} "
 
 
 def field_view(text_folded: str) -> str:
-    """Words; every punctuation mark (and each end) is a field end, ``" \\x01 "``."""
-    return f"{FIELD} {' '.join(text_folded.translate(_FIELDS).split())} {FIELD}"
+    """Words separated by one space; every run of punctuation (and each end) is
+    FIELD, with no space beside it."""
+    marked = b" ".join(text_folded.encode().translate(_FIELD_BYTES).split())
+    marked = marked.replace(b" " + FIELD.encode(), FIELD.encode())
+    marked = marked.replace(FIELD.encode() + b" ", FIELD.encode())
+    return f"{FIELD}{marked.decode()}{FIELD}"
 
 
 def form(text: str) -> str:
     """A value's words as the gate compares them: decoded, folded, words joined by one
     space."""
-    return _words(decode(text))
+    return word_view(marked_fold(decode(text))).strip(" ")
 
 
-def _words(decoded: str) -> str:
-    return word_view(marked_fold(decoded)).strip(" ")
+_JOINERS: Final = "*~^"
+_LINE_END: Final = re.compile(r" *\| *")
 
 
-# Emphasis, or a hyphen at a line end: inside a word ("Jo**sé**", "Núñ-\nez").
-_JOIN_MARKUP: Final = re.compile(r"[*~]+|\^ ?\| ?")
-# Any markup and dashes (but not a bare line break): perhaps inside a word ("Nú-ñez").
-_JOIN_ANY: Final = re.compile(r"[*~^]*\^ ?\| ?|[*~^]+")
+def _joins(flat: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Spans of markup between two letters in folded text, for the two joined views:
+    emphasis, or a hyphen at a line end, inside a word (``jo**se``, ``nun^|ez``); and
+    any run of markup and dashes, with a line break only after a dash (``nu^nez``)."""
+    marks = sorted(at for char in _JOINERS if char in flat for at in _positions(flat, char))
+    markup: list[tuple[int, int]] = []
+    every: list[tuple[int, int]] = []
+    index = 0
+    while index < len(marks):
+        start = end = marks[index]
+        while index < len(marks) and marks[index] == end:
+            end += 1
+            index += 1
+        run = flat[start:end]
+        dash = "^" in run
+        if dash:
+            line_end = _LINE_END.match(flat, end)
+            if line_end is not None:
+                end = line_end.end()
+        if (
+            start == 0
+            or end >= len(flat)
+            or not (flat[start - 1].isalpha() and flat[end].isalpha())
+        ):
+            continue
+        every.append((start, end))
+        if not dash or (run == "^" and end > start + 1):
+            markup.append((start, end))
+    return markup, every
 
 
-def _joins(flat: str, join: re.Pattern[str]) -> Iterator[tuple[int, int]]:
-    """Spans of markup between two letters in folded text (``jo**se``, ``nun^|ez``)."""
-    for match in join.finditer(flat):
-        start, end = match.span()
-        if start > 0 and end < len(flat) and flat[start - 1].isalpha() and flat[end].isalpha():
-            yield start, end
+def _positions(text: str, char: str) -> Iterator[int]:
+    at = text.find(char)
+    while at >= 0:
+        yield at
+        at = text.find(char, at + 1)
 
 
 # --- digits ----------------------------------------------------------------------------
 
-_DASHES: Final = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"
-
-
-def _ascii_of(char: str) -> str:
-    """The ASCII a character stands for in a phone number: its digit (any script and
-    compatibility form), a separator, or the character itself."""
-    if char.isascii():
-        return char
-    plain = unicodedata.normalize("NFKC", char)
-    if plain.isascii() and (plain.isdigit() or len(plain) == 1):
-        return plain
-    decimal = unicodedata.decimal(char, None)
-    if decimal is not None:
-        return str(decimal)
-    category = unicodedata.category(char)
-    if category in ("Mn", "Me", "Cf", "Cs", "Cn"):
-        return ""
-    if char.isspace():
-        return " "
-    if category == "Pd" or char in _DASHES:
-        return "-"
-    return char
-
-
-def _digit_rule(char: str) -> str:
-    """Digit view: digits stay, separators go, anything else ends a digit run."""
-    ascii_form = _ascii_of(char)
-    if ascii_form.isdigit():
-        return ascii_form
-    if ascii_form in ("", " ", "\t", "\n", "\r", ".", "(", ")", "+", "/", "-"):
-        return ""
-    if unicodedata.category(char) == "Cc":  # other controls: invisible
-        return ""
-    return " "
-
-
-def _shape_hex(char: str) -> str:
-    if char in "0123456789abcdefABCDEF":
-        return "h"
-    return "a" if _is_word_char(char) else " "
-
-
-def _shape_date(char: str) -> str:
-    ascii_form = _ascii_of(char)
-    if ascii_form.isdigit() and len(ascii_form) == 1:
-        return "d"
-    return "s" if ascii_form in ("-", "/", ".") else " "
-
-
-_DIGITS: Final = _LazyTable(_digit_rule)
-_SHAPE_HEX: Final = _LazyTable(_shape_hex)
-_SHAPE_DATE: Final = _LazyTable(_shape_date)
-_ASCII_DIGITS: Final = _LazyTable(lambda c: _ascii_of(c) if _ascii_of(c).isdigit() else c)
-_HEX_RUN: Final = "h" * 16
-_HEX_TAIL: Final = re.compile("h+")
-_DATE_SHAPE: Final = "ddddsdd"
+# Between the digits of one number (after folding: dashes are "^").
+_DIGIT_SEPARATORS: Final = b" .()+/^"
+_DIGIT_BYTES: Final = _byte_table(lambda c: c.encode() if c.isdigit() else b" ", b" ")
+_HEX_BYTES: Final = _byte_table(
+    lambda c: b"h" if c in "0123456789abcdef" else (b"a" if _alnum(c) else b" "), b"a"
+)
+_DATE_BYTES: Final = _byte_table(
+    lambda c: b"d" if c.isdigit() else (b"s" if c in "^/." else b" "), b" "
+)
+_HEX_RUN: Final = b"h" * 16
+_HEX_TAIL: Final = re.compile(b"h+")
+_DATE_SHAPE: Final = b"ddddsdd"
 # Dates the exporter writes (YYYY-MM, YYYY-MM-DD, YYYY/MM/DD): not phone numbers.
 _DATE: Final = re.compile(
-    r"(?:1[89]|20)[0-9]{2}([-/.])(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12][0-9]|3[01]))?(?![0-9])"
+    rb"(?:1[89]|20)[0-9]{2}([\^/.])(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12][0-9]|3[01]))?(?![0-9])"
 )
 
 
-def _not_phone_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of ``text`` that hold digits but no phone number: hashes, key ids and salts
-    written in hex (16 or more hex characters, at least one a letter, standing alone),
-    and dates (``YYYY-MM``, ``YYYY-MM-DD``, also with ``/`` or ``.``)."""
+def _not_phone_spans(data: bytes) -> list[tuple[int, int]]:
+    """Spans of folded text that hold digits but no phone number: hashes, key ids and
+    salts written in hex (16 or more hex characters, at least one a letter, standing
+    alone), and dates (``YYYY-MM``, ``YYYY-MM-DD``, also with ``/`` or ``.``)."""
     spans: list[tuple[int, int]] = []
-    shape = text.translate(_SHAPE_HEX)
+    shape = data.translate(_HEX_BYTES)
     at = shape.find(_HEX_RUN)
     while at >= 0:
         tail = _HEX_TAIL.match(shape, at)
         end = at + len(_HEX_RUN) if tail is None else tail.end()
-        alone = (at == 0 or shape[at - 1] == " ") and (end == len(shape) or shape[end] == " ")
-        if alone and not text[at:end].isdigit():
+        alone = (at == 0 or shape[at - 1] == 32) and (end == len(shape) or shape[end] == 32)
+        if alone and not data[at:end].isdigit():
             spans.append((at, end))
         at = shape.find(_HEX_RUN, end)
-    shape = text.translate(_SHAPE_DATE)
+    shape = data.translate(_DATE_BYTES)
     at = shape.find(_DATE_SHAPE)
     while at >= 0:
-        if at == 0 or shape[at - 1] != "d":
-            piece = text[at : at + 11].translate(_ASCII_DIGITS)
-            match = _DATE.match(piece)
+        if at == 0 or shape[at - 1] != 100:  # "d"
+            match = _DATE.match(data, at)
             if match is not None:
-                spans.append((at, at + match.end()))
+                spans.append((at, match.end()))
         at = shape.find(_DATE_SHAPE, at + 1)
     return sorted(spans)
 
 
-def digit_text(text: str) -> str:
-    """``text`` with its hashes and dates blanked out (each becomes ``#``)."""
-    spans = _not_phone_spans(text)
+def digit_text(text_folded: str) -> bytes:
+    """Folded text as UTF-8 with its hashes and dates blanked out (each ``#``)."""
+    data = text_folded.encode()
+    spans = _not_phone_spans(data)
     if not spans:
-        return text
-    pieces: list[str] = []
+        return data
+    pieces: list[bytes] = []
     last = 0
     for start, end in spans:
         if start >= last:
-            pieces.append(text[last:start])
-            pieces.append("#")
+            pieces.append(data[last:start])
+            pieces.append(b"#")
             last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
+    pieces.append(data[last:])
+    return b"".join(pieces)
 
 
-_ASCII_FORMS: Final = _LazyTable(_ascii_of)
-_RUN: Final = re.compile(r"[0-9]+(?:[ \t\r\n.()+/\-]+[0-9]+)*")
-_GROUP: Final = re.compile(r"[0-9]+")
+_RUN: Final = re.compile(rb"[0-9]+(?:[ .()+/^]+[0-9]+)*")
+_GROUP: Final = re.compile(rb"[0-9]+")
 
 
-def digit_view(text_decoded: str) -> str:
-    """The digit runs of ``text_decoded`` once its hashes and dates are blanked:
-    digits joined by any separators (spaces, dots, dashes, parentheses, ``+``, ``/``),
-    the separators removed, each run between ``|``."""
-    runs = digit_text(text_decoded).translate(_DIGITS).split()
-    return f"|{'|'.join(runs)}|" if runs else "|"
+def digit_view(text_folded: str) -> str:
+    """The digit runs of folded text once its hashes and dates are blanked: digits
+    joined by any separators (spaces, dots, dashes, parentheses, ``+``, ``/``), the
+    separators removed, each run between ``|``. (Folding made every script's digits
+    ASCII and removed invisible characters.)"""
+    runs = digit_text(text_folded).translate(_DIGIT_BYTES, _DIGIT_SEPARATORS).split()
+    return f"|{b'|'.join(runs).decode()}|" if runs else "|"
 
 
 # --- patterns ----------------------------------------------------------------------------
@@ -360,7 +382,7 @@ def _bounded_key(words: str) -> str:
 
 
 def _field_key(words: str) -> str:
-    return f"{FIELD} {words} {FIELD}"
+    return f"{FIELD}{words}{FIELD}"
 
 
 _CJK_ANY: Final = re.compile(
@@ -443,10 +465,12 @@ def _sentence_patterns(flat: str) -> Iterator[Pattern]:
     return iter(found)
 
 
-def _digit_patterns(value: str, has_letters: bool) -> Iterator[Pattern]:
+def _digit_patterns(flat: str, has_letters: bool) -> Iterator[Pattern]:
     """A contact's phone numbers, as digits (docs/export-profiles.md)."""
-    text = digit_text(decode(value)).translate(_ASCII_FORMS)
-    runs = [_GROUP.findall(m.group()) for m in _RUN.finditer(text)]
+    runs = [
+        [group.decode() for group in _GROUP.findall(m.group())]
+        for m in _RUN.finditer(digit_text(flat))
+    ]
     digits_in_all = sum(len(group) for groups in runs for group in groups)
     for groups in runs:
         digits = "".join(groups)
@@ -481,7 +505,7 @@ def _patterns(value: Sensitive, flat: str, public: frozenset[str]) -> list[Patte
     if value.kind != "contact":
         return list(_text_patterns(flat, public))
     has_letters = _LETTER.search(flat) is not None
-    found = list(_digit_patterns(value.value, has_letters))
+    found = list(_digit_patterns(flat, has_letters))
     if has_letters:
         found.extend(_text_patterns(flat, public))
     return found
@@ -539,6 +563,10 @@ class _Matcher:
         self._automaton = automaton
         self._anchors = {}
 
+    @property
+    def active(self) -> bool:
+        return self._automaton is not None
+
     def scan(self, text: str, found: set[int]) -> None:
         if self._automaton is None:
             return
@@ -587,17 +615,17 @@ class LeakGate:
         field) pairs, in the order the values were given."""
         text = decode(data.decode("utf-8", errors="replace"))
         found: set[int] = set()
-        self._digits.scan(digit_view(text), found)
         flat = marked_fold(text)
+        self._digits.scan(digit_view(flat), found)
         self._word.scan(word_view(flat), found)
-        markup = list(_joins(flat, _JOIN_MARKUP))
-        every = list(_joins(flat, _JOIN_ANY))
+        markup, every = _joins(flat)
         for window in self._joined_windows(flat, markup):
             self._word.scan(window, found)
         if every != markup:
             for window in self._joined_windows(flat, every):
                 self._word.scan(window, found)
-        self._field.scan(field_view(flat), found)
+        if self._field.active:
+            self._field.scan(field_view(flat), found)
         leaks: list[Leak] = []
         seen: set[tuple[str, str]] = set()
         for index in sorted(found):
