@@ -9,15 +9,16 @@ short:
 
 - the output is decoded first (JSON ``\\uXXXX`` and backslash escapes, Markdown
   backslash escapes, HTML character references, CSV's doubled quotes, HTML tags),
-  repeatedly, then folded with :func:`reprisal_report.model.fold.fold`;
+  repeatedly; markup, dashes and line breaks are marked; then it is folded as
+  :func:`reprisal_report.model.fold.fold` does (:func:`fold_text`);
 - words are letters, digits and spacing marks; everything else (spaces, line breaks,
   punctuation, Markdown markup, dashes) only separates words, so a value of several
   words matches whatever stands between them, and only at word boundaries;
-- three views of the folded output are scanned: the words (*word view*), the words
-  with intra-word markup removed (``Jo**sé**``, ``Núñ-\\nez``: *joined view*, only
-  around such spots), and the text cut at every punctuation mark (*field view*, for
-  values matched only as a whole field);
-- phone numbers are compared as digits in a *digit view* of the output.
+- four views of the folded output are scanned: the words (*word view*); the words
+  with markup between two letters removed (``Jo**sé**``, ``Núñ-\\nez``: two *joined
+  views*, built only around such spots); the text cut at every punctuation mark
+  (*field view*, for values matched only as a whole field); and its digit runs
+  (*digit view*, for phone numbers).
 
 Cost: one Aho–Corasick automaton per view kind over all patterns, one pass per view;
 long patterns enter the automaton by their first :data:`ANCHOR` characters and are
