@@ -4,11 +4,11 @@
     python bench/leak_gate.py [--values 100000] [--mib 10] [--json FILE]
 
 Values are shaped like a vault's: victim names and aliases in Latin (with diacritics),
-Cyrillic, Arabic and Chinese, phone numbers, places, organisations, and narrative
-sentences (about half of the values). The export is JSON records (``ensure_ascii``
+Cyrillic, Arabic and Chinese, phone numbers, places, organisations, and narratives (a
+fifth of the values, 3-6 sentences each). The export is JSON records (``ensure_ascii``
 off, so names and text stay as UTF-8) whose public summaries are random words in four
-scripts, none of them a value; a second scan has one value planted at the very end, written another
-way (``JOSE NUNEZ`` for ``José Núñez``), and must find it.
+scripts, none of them a value; a second scan has one value planted at the very end,
+written another way (``JOSE NUNEZ`` for ``José Núñez``), and must find it.
 
 The reference, in the same run: a naive gate that folds the export once and looks for
 each folded value with ``str.find`` (cost values x bytes), timed on 1,000 values and
