@@ -8,6 +8,12 @@ an index of the attachments) written. If any check fails the transaction is roll
 back and the copy removed, so nothing of a bad bundle is ever stored (STYLE.md #5).
 Attachment bytes are no longer written into the vault: ``triage attachment``
 decrypts the retained bundle again.
+
+``sync pull`` imports 50 fetched bundles per vault transaction (each import a
+savepoint) and passes an ``EvidenceBatch`` (``vault.inbox_batch``): the copy is then
+renamed when its bundle verified, and the fsyncs of all the batch's copies, and of
+their folder once, are the transaction's last step before it commits. The checks are
+the same either way.
 """
 
 from __future__ import annotations
