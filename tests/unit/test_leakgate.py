@@ -337,3 +337,13 @@ def test_check_refuses_with_the_case_and_field_never_the_value() -> None:
     )
     assert "nunez" not in refused.value.message.lower()
     assert "79" not in refused.value.message
+
+
+def test_long_patterns_sharing_their_beginning_are_told_apart() -> None:
+    start = "On the morning of the third of March the police"
+    first = Sensitive("c1", "narrative", f"{start} arrested him at home.", "text")
+    second = Sensitive("c2", "narrative", f"{start} searched the office of the union.", "text")
+    gate = LeakGate([first, second])
+    assert found(gate, f"{start} searched the office of the union") == [("c2", "narrative")]
+    assert found(gate, f"{start} arrested him at home") == [("c1", "narrative")]
+    assert found(gate, f"{start} came") == []

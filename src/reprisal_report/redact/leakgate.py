@@ -27,6 +27,7 @@ confirmed by one string comparison at the hit.
 
 from __future__ import annotations
 
+import gc
 import html
 import math
 import re
@@ -52,7 +53,7 @@ PHONE_DIGITS: Final = 6  # a contact's digit run is gated from this many digits
 PHONE_TAIL: Final = 8  # longer numbers are gated by their last 8 digits
 PHONE_MAX: Final = 15  # E.164: a longer run holds several numbers
 PREFIX_DIGITS: Final = 5  # a shorter number may follow this many more digits (country code)
-ANCHOR: Final = 32  # longer patterns enter the automaton by this many characters
+ANCHOR: Final = 24  # longer patterns enter the automaton by this many characters
 _DECODE_ROUNDS: Final = 3
 
 FIELD: Final = "\x01"  # field view: a punctuation run (fold never outputs controls)
@@ -414,8 +415,8 @@ class Pattern(NamedTuple):
     view: str  # "word" (word and joined views), "field" or "digits"
     key: str
     rule: str  # "phrase", "compact", "whole-field", "sentence", "clause",
-    #           "digits-tail", "digits-short", "digits-whole"
-    prefix: int = 0  # digits-short: how many more digits may stand before it
+    #           "digits-tail", "digits-short" (ends with "|": at most PREFIX_DIGITS
+    #           digits may stand before it), "digits-whole"
 
 
 def _text_patterns(flat: str, public: frozenset[str]) -> Iterator[Pattern]:
@@ -485,7 +486,7 @@ def _digit_patterns(flat: str, has_letters: bool) -> Iterator[Pattern]:
                     if len(prefix) >= PHONE_TAIL:
                         yield Pattern("digits", prefix[-PHONE_TAIL:], "digits-tail")
         elif len(digits) >= PHONE_DIGITS:
-            yield Pattern("digits", f"{digits}|", "digits-short", PREFIX_DIGITS)
+            yield Pattern("digits", f"{digits}|", "digits-short")
         elif not has_letters and digits_in_all < PHONE_DIGITS:
             yield Pattern("digits", f"|{digits}|", "digits-whole")
 
@@ -527,42 +528,45 @@ def vocabulary_words() -> frozenset[str]:
 
 # --- the automata ------------------------------------------------------------------------
 
-# What an anchor stands for: the full key (longer than the anchor when it is longer
-# than ANCHOR), for digits-short how many digits may precede it, the value indices.
-_Entry = tuple[str, int, list[int]]
-
 
 class _Matcher:
-    """One Aho–Corasick automaton over the patterns of one view kind."""
+    """One Aho–Corasick automaton over the patterns of one view kind. A key longer
+    than ANCHOR enters the automaton by its first ANCHOR characters and is confirmed
+    at a hit by one comparison; each anchor holds its keys and their value indices
+    (one index, or a list of them)."""
 
     def __init__(self) -> None:
-        self._anchors: dict[str, list[_Entry]] = {}
+        self._keys: dict[str, int | list[int]] = {}
         self._automaton: Any = None
         self.longest = 0
 
-    def add(self, key: str, index: int, prefix: int = 0) -> None:
-        anchor = key[:ANCHOR]
-        entries = self._anchors.get(anchor)
-        if entries is None:
-            self._anchors[anchor] = [(key, prefix, [index])]
+    def add(self, key: str, index: int) -> None:
+        known = self._keys.get(key)
+        if known is None:
+            self._keys[key] = index
+            self.longest = max(self.longest, len(key))
+        elif isinstance(known, int):
+            self._keys[key] = [known, index]
         else:
-            for full, before, indices in entries:
-                if full == key and before == prefix:
-                    indices.append(index)
-                    return
-            entries.append((key, prefix, [index]))
-        if len(key) > self.longest:
-            self.longest = len(key)
+            known.append(index)
 
     def build(self) -> None:
-        if not self._anchors:
+        if not self._keys:
             return
+        anchors: dict[str, list[tuple[str, int | list[int]]]] = {}
+        for key, indices in self._keys.items():
+            anchor = key[:ANCHOR]
+            group = anchors.get(anchor)
+            if group is None:
+                anchors[anchor] = [(key, indices)]
+            else:
+                group.append((key, indices))
         automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        for anchor, entries in self._anchors.items():
-            automaton.add_word(anchor, entries)
+        for anchor, group in anchors.items():
+            automaton.add_word(anchor, group)
         automaton.make_automaton()
         self._automaton = automaton
-        self._anchors = {}
+        self._keys = {}
 
     @property
     def active(self) -> bool:
@@ -571,15 +575,19 @@ class _Matcher:
     def scan(self, text: str, found: set[int]) -> None:
         if self._automaton is None:
             return
-        entries: list[_Entry]
-        for end, entries in self._automaton.iter(text):
-            for full, prefix, indices in entries:
-                start = end + 1 - min(len(full), ANCHOR)
-                if len(full) > ANCHOR and not text.startswith(full, start):
+        group: list[tuple[str, int | list[int]]]
+        for end, group in self._automaton.iter(text):
+            for key, indices in group:
+                start = end + 1 - min(len(key), ANCHOR)
+                if len(key) > ANCHOR and not text.startswith(key, start):
                     continue
-                if prefix and start - (text.rfind("|", 0, start) + 1) > prefix:
-                    continue  # digits-short: too many digits before it in the run
-                found.update(indices)
+                short = key[-1] == "|" and key[0] != "|"  # digits-short
+                if short and start - (text.rfind("|", 0, start) + 1) > PREFIX_DIGITS:
+                    continue  # more digits before it in the run than a country code
+                if isinstance(indices, int):
+                    found.add(indices)
+                else:
+                    found.update(indices)
 
 
 # --- the gate ------------------------------------------------------------------------------
@@ -601,12 +609,20 @@ class LeakGate:
         matchers = {"word": self._word, "field": self._field, "digits": self._digits}
         listed = list(values)
         self._where: list[tuple[str, str]] = [(v.case_id, v.field) for v in listed]
-        for index, value in enumerate(listed):
-            flat = marked_fold(decode(value.value))
-            for pattern in _patterns(value, flat, self.public):
-                matchers[pattern.view].add(pattern.key, index, pattern.prefix)
-        for matcher in matchers.values():
-            matcher.build()
+        # Millions of small containers are made and all stay alive: the cyclic
+        # collector would walk them again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for index, value in enumerate(listed):
+                flat = marked_fold(decode(value.value))
+                for pattern in _patterns(value, flat, self.public):
+                    matchers[pattern.view].add(pattern.key, index)
+            for matcher in matchers.values():
+                matcher.build()
+        finally:
+            if collecting:
+                gc.enable()
 
     def __len__(self) -> int:
         return len(self._where)
