@@ -113,6 +113,11 @@ class LeakBlocked(PolicyRefusal):
     Messages name the case and field, never the value."""
 
 
+class ProtectionLowered(PolicyRefusal):
+    """A reassessment that protects people less (wider consent, lower risk) without a
+    reason."""
+
+
 class DisclosureRisk(PolicyRefusal):
     """A statistics table would show a small count or let a suppressed one be worked out
     (the audit failed, or tables of one counting unit disagree). Messages name the

@@ -241,6 +241,9 @@ def test_lowering_protection_needs_a_reason(
         f"reprisal-report: error: changing {field} from {old} to {value} lowers the "
         "protection of the people in this case; give the reason"
     )
+    assert result.stderr.splitlines()[1] == (
+        "hint: say why with --reason TEXT (kept in the case's history)"
+    )
     assert world.show("a")[field] == old
     world.coordinator.ok("triage", "set", case, flag, value, "--reason", "victim asked by phone")
     shown = world.show("a")

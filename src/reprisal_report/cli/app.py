@@ -21,10 +21,12 @@ from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import (
     AttachmentRefused,
     ExitCode,
+    LeakBlocked,
     OrgNotChosen,
     PlainHttpRefused,
     ProfileExists,
     ProfileMissing,
+    ProtectionLowered,
     ReportError,
     WrongRole,
 )
@@ -75,6 +77,12 @@ FLAG_HINTS: tuple[tuple[type[ReportError], str], ...] = (
         "it may carry names, places, device serials or timestamps",
     ),
     (PlainHttpRefused, "use an https:// relay URL, a .onion address over --proxy, or --allow-http"),
+    (ProtectionLowered, "say why with --reason TEXT (kept in the case's history)"),
+    (
+        LeakBlocked,
+        "find the value with 'triage search', then have the case that carries it corrected "
+        "(a follow-up from its reporter) or narrow the export with --country or --since",
+    ),
 )
 
 

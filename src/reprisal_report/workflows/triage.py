@@ -18,7 +18,7 @@ from reprisal_report.errors import (
     BundleTampered,
     InvalidInput,
     NotFound,
-    PolicyRefusal,
+    ProtectionLowered,
     UnknownOrg,
 )
 from reprisal_report.identity import encoding as enc
@@ -339,7 +339,7 @@ def set_case(vault: Vault, ref: str, change: Change) -> list[str]:
         if new == old:
             continue
         if rules.lowers_protection(field, old, new) and reason is None:
-            raise PolicyRefusal(
+            raise ProtectionLowered(
                 f"changing {field} from {old} to {new} lowers the protection of the people "
                 "in this case; give the reason",
             )
