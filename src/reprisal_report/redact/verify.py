@@ -80,6 +80,13 @@ def _signature(
         return False, signer, f"the signature does not verify ({exc})", None
     if f"sha256={sha}" not in trusted.split():
         return False, signer, "the signed comment names another file's SHA-256", trusted
+    revoked = card.revocation(signer)
+    if revoked is not None:
+        # A revoked coordinator's signature counts only for an export it signed before
+        # the revocation, by the time in its own signed comment.
+        found = re.search(r"\btime=(\S+)", trusted)
+        if found is None or found.group(1) >= revoked.revoked_at:
+            return False, signer, f"signed by coordinator {signer} after its revocation", trusted
     return True, signer, None, trusted
 
 
