@@ -451,3 +451,20 @@ def test_audit_verify_export_on_the_command_line(world: World, tmp_path: Path) -
     assert bad.stderr.splitlines()[0].startswith(
         "reprisal-report: error: the export does not verify: the signature does not verify"
     )
+
+
+def test_the_annex_may_name_a_country_that_is_also_a_withheld_place(
+    make_cli: Callable[[str], Cli], tmp_path: Path
+) -> None:
+    cases = {
+        "place": (
+            "2027-01-04",
+            _case("Internal case", consent="internal_only", location="Burundi"),
+        ),
+        "pub": ("2027-01-05", _case("Public case", consent="publish_named", risk="low")),
+    }
+    with build_world(make_cli, tmp_path, cases) as world:
+        _verify(world, "pub")
+        out = tmp_path / "annex.md"
+        _export(world, out, "--profile", "public", "--format", "md")
+        assert "## Burundi (BI)" in out.read_text(encoding="utf-8")

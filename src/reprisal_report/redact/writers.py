@@ -191,7 +191,7 @@ def md_text(value: object) -> str:
     return " ".join("".join(out).split())
 
 
-def _country_name(code: str) -> str:
+def country_name(code: str) -> str:
     import pycountry  # slow to import; only the annex needs names
 
     found = pycountry.countries.get(alpha_2=code)
@@ -260,7 +260,7 @@ def cases_md(
     countries = sorted({str(c.get("country") or "") for c in cases})
     for code in countries:
         mine = [c for c in cases if str(c.get("country") or "") == code]
-        lines += [f"## {md_text(_country_name(code))} ({md_text(code)})", ""]
+        lines += [f"## {md_text(country_name(code))} ({md_text(code)})", ""]
         for heading, group in (
             ("New cases", [c for c in mine if not c.get("follow_up_of")]),
             ("Follow-up cases", [c for c in mine if c.get("follow_up_of")]),
