@@ -242,13 +242,17 @@ def _refresh_duplicates(vault: Vault, case_id: str, *, fresh: bool) -> None:
     if row is not None and row.country and row.incident_start:
         low = rules.shift_day(row.incident_start, -INCIDENT_WINDOW_DAYS)
         high = rules.shift_day(row.incident_end, INCIDENT_WINDOW_DAYS)
+        # An incident date means at most a year, so a case that started more than a
+        # year before the window cannot reach it: the lower bound keeps the search to
+        # one stretch of the (country, incident_start) index whatever the vault's size.
+        earliest = rules.shift_day(low, -366)
         for (other,) in conn.execute(
-            "SELECT DISTINCT t.case_id FROM triage_cases t "
-            "JOIN triage_acts a ON a.case_id = t.case_id "
-            "JOIN triage_acts mine ON mine.act = a.act AND mine.case_id = ? "
-            "WHERE t.country = ? AND t.case_id <> ? AND t.incident_start <> '' "
-            "AND t.incident_start <= ? AND t.incident_end >= ? LIMIT ?",
-            (case_id, row.country, case_id, high, low, MAX_DUPLICATES),
+            "SELECT t.case_id FROM triage_cases t "
+            "WHERE t.country = ? AND t.incident_start >= ? AND t.incident_start <= ? "
+            "AND t.incident_end >= ? AND t.case_id <> ? AND EXISTS ("
+            "SELECT 1 FROM triage_acts a WHERE a.case_id = t.case_id AND a.act IN "
+            "(SELECT act FROM triage_acts WHERE case_id = ?)) LIMIT ?",
+            (row.country, earliest, high, low, case_id, case_id, MAX_DUPLICATES),
         ).fetchall():
             pairs.add((str(other), "incident"))
     conn.executemany(
