@@ -172,12 +172,8 @@ MEASURED = 1000
 
 def generate(home: Path, cases: int, seed: int) -> float:
     """Fill a new coordinator profile with ``cases`` received cases; the rate (cases per
-    second) of the first ``MEASURED``, written as the program writes them.
-
-    After those, SQLCipher's ``cipher_memory_security`` (which locks and wipes every
-    allocation, about 20x the cost of a trigger-heavy insert) is turned off for the
-    generator's connection only, so that 100,000 cases take minutes, not a quarter of
-    an hour; the queries are then measured on a normal open of the vault."""
+    second) of the first ``MEASURED``, written as an import writes them (triage row,
+    terms, duplicates, search index, counts)."""
     os.environ["REPRISAL_REPORT_INSECURE_TEST_KDF"] = "1"
     from reprisal_report.model.vocabulary import load_vocabulary
     from reprisal_report.vault import inbox
@@ -193,7 +189,6 @@ def generate(home: Path, cases: int, seed: int) -> float:
         for first in range(0, cases, MEASURED):
             if first == MEASURED:
                 rate = first / (time.perf_counter() - start)
-                vault.conn.execute("PRAGMA cipher_memory_security = OFF")
             with vault.transaction():
                 for n in range(first, min(first + MEASURED, cases)):
                     bundle_id = f"{n:026d}"
