@@ -154,8 +154,9 @@ def test_limit_and_offset_page_through(world: World) -> None:
         (("--incident-from", "March"), "incident from: not a date 'March'"),
         (("--received-to", "2026-13"), "received to: not a date '2026-13'"),
         (("--sort", "colour"), "cannot sort by 'colour'"),
-        (("--limit", "0"), "the limit must be at least 1"),
-        (("--offset", "-1"), "the offset cannot be negative"),
+        (("--limit", "0"), "the limit must be from 1 to 1,000,000,000"),
+        (("--limit", "99999999999999999999999"), "the limit must be from 1 to 1,000,000,000"),
+        (("--offset", "-1"), "the offset must be from 0 to 1,000,000,000"),
     ],
 )
 def test_bad_filters_are_exit_2(world: World, args: tuple[str, ...], message: str) -> None:

@@ -462,8 +462,10 @@ def search(vault: Vault, query: str, *, limit: int, offset: int = 0) -> list[Sea
     """Cases matching ``query``: by relevance (bm25) when at most RANKED_MATCHES cases
     match, else most recently indexed first. ``field`` and ``snippet`` are computed
     for the returned page only, from the case's own text."""
-    if limit < 1 or offset < 0:
-        raise InvalidInput("search: the limit must be at least 1 and the offset at least 0")
+    if not 1 <= limit <= 1_000_000_000 or not 0 <= offset <= 1_000_000_000:
+        raise InvalidInput(
+            "search: the limit must be from 1 and the offset from 0, to 1,000,000,000"
+        )
     node = parse_query(query)
     match = to_match(node)
     many = vault.conn.execute(_MANY_SQL, (match, RANKED_MATCHES)).fetchone() is not None

@@ -158,6 +158,10 @@ def _check_term(kind: VocabKind, value: str, what: str) -> None:
         raise InvalidInput(f"unknown {what} {value!r}; one of: {', '.join(sorted(terms))}")
 
 
+# SQLite integers are 64-bit; no vault holds anywhere near this many cases.
+MAX_PAGE = 1_000_000_000
+
+
 def sort_keys() -> list[str]:
     return sorted(store.SORT_KEYS)
 
@@ -172,10 +176,10 @@ def list_cases(vault: Vault, request: ListRequest | None = None) -> CasePage:
             f"cannot sort by {request.sort!r}; one of: {', '.join(sort_keys())} "
             "(a leading - sorts descending)"
         )
-    if request.limit is not None and request.limit < 1:
-        raise InvalidInput("the limit must be at least 1")
-    if request.offset < 0:
-        raise InvalidInput("the offset cannot be negative")
+    if request.limit is not None and not 1 <= request.limit <= MAX_PAGE:
+        raise InvalidInput(f"the limit must be from 1 to {MAX_PAGE:,}")
+    if not 0 <= request.offset <= MAX_PAGE:
+        raise InvalidInput(f"the offset must be from 0 to {MAX_PAGE:,}")
     rows, total = store.query(
         vault,
         filters,
