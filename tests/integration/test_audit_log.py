@@ -280,7 +280,14 @@ def test_resigning_with_an_unenrolled_key_names_the_entry(clean: tuple[Org, list
 
 def test_a_key_revoked_before_the_event_fails(org: Org) -> None:
     reporter_key = json.loads(org.reporter.ok("id", "show", "--json").stdout)["key_id"]
-    org.coordinator.ok("org", "revoke", reporter_key)
+    # Revoked a minute after the reporter's earlier events: an event in the very second
+    # of a revocation counts as after it (the verifier refuses rather than guess).
+    revoking = clock.now() + timedelta(minutes=1)
+    clock.set_clock(lambda: revoking)
+    try:
+        org.coordinator.ok("org", "revoke", reporter_key)
+    finally:
+        clock.set_clock(None)
     before = len(_lines(org.log(org.reporter, "before.jsonl"))) - 2
     later = clock.now() + timedelta(days=1)
     clock.set_clock(lambda: later)
