@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlcipher3
 
-from reprisal_report.errors import CorruptVault
+from reprisal_report.errors import CorruptVault, OperationalError
 from reprisal_report.vault.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -58,6 +58,14 @@ class Vault:
             # The first read proves the key matches the database.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             conn.execute("PRAGMA temp_store = MEMORY")
+            # A build compiled to force temporary files ignores the pragma silently;
+            # refuse to work with decrypted sort runs or search-index temp tables on disk.
+            if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+                conn.close()
+                raise OperationalError(
+                    "this SQLCipher build keeps temporary data in files, not in memory",
+                    hint="install reprisal-report with a standard sqlcipher3 build",
+                )
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA foreign_keys = ON")
