@@ -95,9 +95,15 @@ is_sensitive = functools.lru_cache(maxsize=8192)(_is_sensitive)
 _STEP = re.compile(r"([a-z_]+)|\[([0-9]+)\]")
 
 
+def path_steps(path: str) -> list[str | int]:
+    """``victims[0].aliases[1]`` -> ``["victims", 0, "aliases", 1]`` (the grammar of
+    ``model.case.iter_fields``)."""
+    return [m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path)]
+
+
 def _set(doc: dict[str, Any], path: str, value: object) -> None:
     """Set a leaf by its field path; lists are built as index -> item maps first."""
-    steps = [m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path)]
+    steps = path_steps(path)
     node: Any = doc
     for step, nxt in itertools.pairwise(steps):
         node = node.setdefault(step, {} if isinstance(nxt, str) else {"__list__": True})

@@ -24,6 +24,7 @@ from reprisal_report.identity.orgcard import OrgCard
 from reprisal_report.model import canonical
 from reprisal_report.model.states import Role
 from reprisal_report.redact import minisign
+from reprisal_report.redact.records import path_steps
 
 
 @dataclass
@@ -90,21 +91,17 @@ def _signature(
     return True, signer, None, trusted
 
 
-_STEP = re.compile(r"([a-z_]+)|\[([0-9]+)\]")
-
-
 def _shown(case: dict[str, object], path: str) -> object:
     node: object = case
-    for m in _STEP.finditer(path):
-        if m.group(1):
-            if not isinstance(node, dict) or m.group(1) not in node:
+    for step in path_steps(path):
+        if isinstance(step, str):
+            if not isinstance(node, dict) or step not in node:
                 return _MISSING
-            node = node[m.group(1)]
+            node = node[step]
         else:
-            index = int(m.group(2))
-            if not isinstance(node, list) or index >= len(node):
+            if not isinstance(node, list) or step >= len(node):
                 return _MISSING
-            node = node[index]
+            node = node[step]
     return node
 
 
