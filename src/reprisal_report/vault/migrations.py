@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reprisal_report.vault import custody, search
+from reprisal_report.vault import custody, receipts, search
 
 Step = str | Callable[[Any], None]
 
@@ -346,4 +346,7 @@ MIGRATIONS: list[list[Step]] = [
     # 8: the custody log (hash-chained, signed entries; checkpoints) and every version
     # of each org card; earlier custody events become the first entries (vault/custody.py).
     custody.MIGRATION,
+    # 9: relay receipts (tree head + inclusion proof) of bundles pulled from a relay
+    # (vault/receipts.py).
+    receipts.MIGRATION,
 ]
