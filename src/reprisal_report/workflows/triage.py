@@ -230,11 +230,27 @@ def _bundle_chain(vault: Vault, bundles: list[inbox.InboxBundle]) -> list[dict[s
                 "sealed_at": manifest.created,
                 "received_at": b.received_at,
                 "sha256": b.bundle_sha256,
-                "receipt": None,
+                "receipt": relay_receipt(vault, b.bundle_sha256),
                 "evidence": _evidence_entry(kept),
             }
         )
     return out
+
+
+def relay_receipt(vault: Vault, sha256: str) -> dict[str, object] | None:
+    """The relay receipt ``sync pull`` kept for this bundle (the relay's URL, then the
+    receipt's own fields: tree head, signature, log index, inclusion proof), or None
+    (a bundle from a folder, or pulled before receipts were kept)."""
+    from reprisal_report.audit.receipts import read_stored
+    from reprisal_report.vault import receipts
+
+    kept = receipts.receipt_for(vault, sha256)
+    if kept is None:
+        return None
+    doc = read_stored(kept[1])
+    if not isinstance(doc, dict):
+        return None
+    return {"relay": kept[0], **doc}
 
 
 def _pinned_card(vault: Vault, org_id: str) -> OrgCard | None:
@@ -771,7 +787,7 @@ def export_evidence(
                     "sha256": item.sha256,
                     "size": item.size,
                     "received_at": bundle.received_at,
-                    "receipt": None,  # a coordinator stores no relay receipt when it pulls
+                    "receipt": relay_receipt(vault, bundle.bundle_sha256),
                 }
                 for bundle, item in present
             ],
