@@ -22,6 +22,14 @@ def _backfill_triage(conn: Any) -> None:
     triage.backfill(conn)
 
 
+def _triage_indexes(conn: Any) -> None:
+    # Imported here, as for the backfill above.
+    from reprisal_report.vault import triage
+
+    for sql in triage.MIGRATION:
+        conn.execute(sql)
+
+
 def _case_dims(row: str) -> str:
     return f"{row}.country, substr({row}.incident_start, 1, 4), {row}.status, {row}.risk"
 
@@ -349,4 +357,7 @@ MIGRATIONS: list[list[Step]] = [
     # 9: relay receipts (tree head + inclusion proof) of bundles pulled from a relay
     # (vault/receipts.py).
     receipts.MIGRATION,
+    # 10: indexes that give a filtered page of `triage list`, and the count of its
+    # matches, from an index alone (vault/triage.py).
+    [_triage_indexes],
 ]

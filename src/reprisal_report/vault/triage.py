@@ -27,6 +27,26 @@ MAX_DUPLICATES = 100
 # Shorter victim keys (initials, one-letter aliases) are not compared for duplicates.
 MIN_VICTIM_KEY = 4
 
+# Migration 10: indexes that let a filtered page of `triage list` be found in an index
+# alone (each ends in case_id, the listing's tie-break, so the index gives the whole
+# order and the act filter's case ids are compared without reading the row), and the
+# count of all matches too. Replaces the one-column risk and received indexes, which
+# are prefixes of these.
+MIGRATION: list[str] = [
+    "DROP INDEX triage_cases_risk",
+    "DROP INDEX triage_cases_received",
+    # default sort (first received), alone or within a country
+    "CREATE INDEX triage_cases_received_id ON triage_cases(first_received_at, case_id)",
+    "CREATE INDEX triage_cases_country_received ON triage_cases(country, first_received_at,"
+    " case_id)",
+    # a risk level, in incident order (and with an act: the act's case ids are matched here)
+    "CREATE INDEX triage_cases_risk_incident ON triage_cases(risk, incident_start, case_id)",
+    # an incident date range: the days an incident can mean overlap it (see _where),
+    # with what the default sort needs
+    "CREATE INDEX triage_cases_incident_range ON triage_cases(incident_end, incident_start,"
+    " first_received_at, case_id)",
+]
+
 CASE_COLUMNS = (
     "case_id, latest_bundle_id, title, country, incident_date, incident_start, incident_end,"
     " status, reporter_risk, reporter_consent, risk, consent, first_received_at, received_at,"
@@ -475,23 +495,27 @@ def query(
     where, params = _where(filters)
     column = SORT_KEYS[sort]
     direction = "DESC" if descending else "ASC"
+    order = f" ORDER BY t.{column} {direction}, t.case_id {direction}"
+    # Counted from an index alone where the filters allow (migration 10).
     total = int(
         vault.conn.execute(
             f"SELECT count(*) FROM triage_cases t{where}",  # noqa: S608
             params,
         ).fetchone()[0]
     )
-    page = (
-        f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        if limit is not None
-        else (f" LIMIT -1 OFFSET {int(offset)}" if offset else "")
-    )
     columns = ", ".join(f"t.{c.strip()}" for c in CASE_COLUMNS.split(","))
-    rows = vault.conn.execute(
-        f"SELECT {columns} FROM triage_cases t{where} "  # noqa: S608
-        f"ORDER BY t.{column} {direction}, t.case_id {direction}{page}",
-        params,
-    ).fetchall()
+    if limit is None and not offset:
+        sql = f"SELECT {columns} FROM triage_cases t{where}{order}"  # noqa: S608
+    else:
+        # A page: its rows are chosen first (the sort keeps rowids, which an index can
+        # give without reading a row), then only those rows are read, in the same order
+        # (the sort column, then the unique case id: one order whatever the plan).
+        page = f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+        sql = (
+            f"SELECT {columns} FROM triage_cases t WHERE t.rowid IN ("  # noqa: S608
+            f"SELECT t.rowid FROM triage_cases t{where}{order}{page}){order}"
+        )
+    rows = vault.conn.execute(sql, params).fetchall()
     return [TriageCase(*r) for r in rows], total
 
 
