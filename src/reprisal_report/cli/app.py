@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit
 
 from reprisal_report import __version__
-from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, settings
+from reprisal_report.cli.options import DebugOpt, HomeOpt, PassFileOpt, plain_coercion, settings
 from reprisal_report.cli.output import PROG, error
 from reprisal_report.errors import (
     AttachmentRefused,
@@ -134,6 +134,7 @@ def _report(exc: BaseException) -> int:
 
 
 _debug = [False]
+HELP_NAMES = ("-h", "--help")
 
 
 class _Interrupted(Exception):
@@ -181,6 +182,8 @@ def _build(key: str, register: Callable[[typer.Typer], None]) -> dict[str, Comma
         )
         register(holder)
         _built[key] = dict(typer.main.get_group(holder).commands)
+        for command in _built[key].values():
+            plain_coercion(command, HELP_NAMES)
     return _built[key]
 
 
@@ -238,6 +241,7 @@ class ReportGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         self.commands = _LazyCommands(dict(self.commands))
+        plain_coercion(self, HELP_NAMES, subcommands=False)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -282,7 +286,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_NAMES)},
 )
 
 

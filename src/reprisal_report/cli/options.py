@@ -6,11 +6,15 @@ Only the standard library and typer are imported at module level: ``--help`` and
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import sys
+import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -154,3 +158,141 @@ ProxyOpt = Annotated[
     str | None,
     typer.Option("--proxy", help="Proxy for relay traffic, e.g. socks5h://127.0.0.1:9050 (Tor)."),
 ]
+
+
+# --- option values without pydantic ----------------------------------------------------
+#
+# typer 0.29 coerces the value of every option and argument that is not a boolean flag
+# through a pydantic TypeAdapter, built for each parameter on first use even when the
+# value is left at None; importing pydantic for it is a third of a short command's run.
+# typer has no setting for this, so each parameter of ours gets, before it is used, a
+# coercion that gives the same value for the values it knows (a str as it is, a path
+# already in the form Path prints it, a plain decimal integer) and hands any other
+# value to typer's own coercion, built then: errors keep typer's wording. The tests
+# compare both coercions value by value. With another typer (no ``_runtime_param`` or
+# ``typer._coercion``) nothing is replaced and typer coerces as usual.
+
+_SLOW = object()
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+
+
+def _plain_leaf(annotation: object, value: object) -> object:
+    """``value`` as typer 0.29 coerces it for this annotation, or ``_SLOW``."""
+    if annotation is str:
+        return value if isinstance(value, str) else _SLOW
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _PLAIN_INT.fullmatch(value):
+            return int(value)
+        return _SLOW
+    if annotation is bool:
+        return value if isinstance(value, bool) else _SLOW
+    if annotation is Path:
+        # Checked by typer's path coercion, then made a Path. Not here: a path Path
+        # would rewrite ("./x", "x/", ""), and one the system cannot take (a NUL, a
+        # lone surrogate), whose ValueError typer's pydantic turns into its message.
+        if not isinstance(value, str) or not value or "\x00" in value:
+            return _SLOW
+        try:
+            os.fsencode(value)
+        except UnicodeError:
+            return _SLOW
+        return value if str(Path(value)) == value else _SLOW
+    return _SLOW
+
+
+def _plain_kind(descriptor: Any) -> tuple[object, bool] | None:
+    """(leaf annotation, is a list) when the parameter's coercion can be replaced."""
+    info = descriptor.parameter_info
+    if info.parser is not None or descriptor.is_file or descriptor.is_choice:
+        return None
+    annotation = descriptor.annotation
+    is_list = typing.get_origin(annotation) is list
+    if is_list:
+        (annotation,) = typing.get_args(annotation)
+    if annotation not in (str, int, bool, Path):
+        return None
+    if annotation is int and (info.min is not None or info.max is not None or info.clamp):
+        return None
+    if annotation is Path and (
+        info.path_type is not None or info.resolve_path or info.allow_dash or info.exists
+    ):
+        return None
+    return annotation, is_list
+
+
+def _plain_param_class() -> type | None:
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer._param_types import coerce_cli_path
+    except ImportError:
+        return None
+
+    @dataclasses.dataclass(frozen=True)
+    class PlainParam(RuntimeParam):
+        leaf: object = None
+        is_list: bool = False
+        descriptor: Any = None
+        slow: list[RuntimeParam] = dataclasses.field(default_factory=list)
+
+        def _leaf(self, value: object, param: Any, ctx: Any) -> object:
+            plain = _plain_leaf(self.leaf, value)
+            if plain is not _SLOW and self.leaf is Path:
+                checked = coerce_cli_path(
+                    str(plain), self.parameter_info, path_type=None, param=param, ctx=ctx
+                )
+                return Path(str(checked))
+            return plain
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if self.is_list:
+                if isinstance(value, (list, tuple)):
+                    items = [self._leaf(v, param, ctx) for v in value]
+                    if all(i is not _SLOW for i in items):
+                        return items
+            else:
+                plain = self._leaf(value, param, ctx)
+                if plain is not _SLOW:
+                    return plain
+            if not self.slow:
+                self.slow.append(build_runtime_param(self.descriptor))
+            return self.slow[0]._coerce_value(value, param=param, ctx=ctx)
+
+    return PlainParam
+
+
+_PLAIN_PARAM: list[type | None] = []
+
+
+def plain_coercion(command: Any, help_names: Sequence[str], *, subcommands: bool = True) -> None:
+    """Give the parameters of ``command`` (and of its subcommands) a coercion without
+    pydantic where one gives typer's result (see above). Its help option, which typer
+    makes on first use, is made now from ``help_names`` (the root's), as it would be."""
+    if not _PLAIN_PARAM:
+        _PLAIN_PARAM.append(_plain_param_class())
+    plain = _PLAIN_PARAM[0]
+    if plain is None:
+        return
+    params = list(getattr(command, "params", ()))
+    if getattr(command, "_help_option", _SLOW) is None and hasattr(command, "get_help_option"):
+        from typer._click import Context
+
+        params.append(command.get_help_option(Context(command, help_option_names=list(help_names))))
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or getattr(param, "_runtime_param", _SLOW) is not None:
+            continue
+        kind = _plain_kind(descriptor)
+        if kind is None:
+            continue
+        param._runtime_param = plain(
+            annotation=descriptor.annotation,
+            parameter_info=descriptor.parameter_info,
+            leaf=kind[0],
+            is_list=kind[1],
+            descriptor=descriptor,
+        )
+    if subcommands:
+        for sub in getattr(command, "commands", {}).values():
+            plain_coercion(sub, help_names)
