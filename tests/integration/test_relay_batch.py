@@ -189,7 +189,8 @@ def test_an_old_client_acknowledging_one_by_one_is_still_served(relay: RunningRe
 def start_old_relay(
     data_dir: Path, card_path: Path, port: int = 0
 ) -> tuple[int, RelayService, Callable[[], None]]:
-    """The real relay with its batch endpoint taken out: what an older release serves.
+    """The real relay with its batch endpoints (acknowledgements, inclusion proofs)
+    taken out: what an older release serves.
 
     In a thread of the test process on 127.0.0.1 (``port`` 0: a free one); returns the
     port, the service and a function that stops it."""
@@ -202,7 +203,8 @@ def start_old_relay(
     server = build_server(config, service, "127.0.0.1", port, log_level="error")
     app = server.config.app
     assert isinstance(app, FastAPI)
-    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != ACKS]
+    newer = {ACKS, "/v1/log/inclusions"}
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") not in newer]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -280,3 +282,33 @@ def test_fifty_uploads_in_flight_are_each_logged_once(tmp_path: Path) -> None:
         assert list((data_dir / "incoming").iterdir()) == []
     finally:
         running.stop()
+
+
+# --- inclusion proofs in a batch ------------------------------------------------------
+
+
+def test_a_batch_of_inclusion_proofs_equals_the_proofs_one_by_one(relay: RunningRelay) -> None:
+    hashes = upload(relay, 5)
+    with relay.client(relay.org.coordinator) as coordinator:
+        size = coordinator.sth().tree_size
+        batch = coordinator.inclusions([4, 0, 2], size)
+        assert coordinator.batch_inclusions
+        assert batch == [coordinator.inclusion(i, size) for i in (4, 0, 2)]
+    assert [sha256 for sha256, _ in batch] == [hashes[4], hashes[0], hashes[2]]
+
+
+def test_inclusion_proofs_for_a_tree_the_relay_never_had_are_400(relay: RunningRelay) -> None:
+    upload(relay, 2)
+    with relay.client(relay.org.coordinator) as coordinator, pytest.raises(RelayFailed) as caught:
+        coordinator.inclusions([0], 3)
+    assert (
+        caught.value.message == "relay 127.0.0.1 answered 400: need tree_size <= 2 (the log size)"
+    )
+
+
+def test_a_relay_without_batch_inclusions_is_asked_one_by_one(old_relay: RunningRelay) -> None:
+    hashes = upload(old_relay, 3)
+    with old_relay.client(old_relay.org.coordinator) as coordinator:
+        got = coordinator.inclusions([2, 1], 3)
+        assert not coordinator.batch_inclusions
+    assert [sha256 for sha256, _ in got] == [hashes[2], hashes[1]]

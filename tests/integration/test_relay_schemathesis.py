@@ -69,7 +69,7 @@ def test_st_run_finds_no_server_error(relay: RunningRelay, tmp_path: Path) -> No
     )
     output = result.stdout.decode(errors="replace") + result.stderr.decode(errors="replace")
     assert result.returncode == 0, output[-6000:]
-    assert "10 selected" in output and "passed" in output, output[-6000:]
+    assert "11 selected" in output and "passed" in output, output[-6000:]
 
 
 class SigningAuth(requests.auth.AuthBase):

@@ -18,6 +18,15 @@ and is answered ``{"bundles": [entry, ...]}``, one entry per hash in the order a
 The body is covered by the request signature (``X-RR-Body-SHA256``) like every body;
 being canonical, it has one spelling, so the same list cannot be sent twice under two
 different hashes.
+
+Inclusion proofs in a batch (``POST /v1/log/inclusions``, any log reader) take the
+canonical body::
+
+    {"indexes": [int, ...], "tree_size": int}   1 to MAX_INCLUSION_BATCH distinct indexes
+
+and are answered ``{"proofs": [{"bundle_sha256": hex64, "index": int, "proof": [hex64,
+...]}, ...], "tree_size": int}``, one per index in the order asked: what ``GET
+/v1/log/inclusion`` gives for one index, for many in one round trip.
 """
 
 from __future__ import annotations
@@ -43,6 +52,14 @@ BATCH_FIELDS = frozenset({"bundles"})
 # the 64 KiB the relay reads for a request that is not an upload.
 MAX_ACK_BATCH = 500
 MAX_ACK_BODY = 64 * 1024
+INCLUSIONS_FIELDS = frozenset({"indexes", "tree_size"})
+PROOFS_FIELDS = frozenset({"proofs", "tree_size"})
+PROOF_FIELDS = frozenset({"bundle_sha256", "index", "proof"})
+# Indexes per batch of inclusion proofs: a body of at most 500 integers (under 9 KiB);
+# the answer, about 1.5 KiB a proof, well under the client's 16 MiB for JSON.
+MAX_INCLUSION_BATCH = 500
+# One hash per tree level: 64 levels outgrow any log a relay can hold.
+MAX_PROOF_HASHES = 64
 
 
 @dataclass(frozen=True)
@@ -153,3 +170,98 @@ def parse_ack_answer(doc: object, asked: list[str] | tuple[str, ...]) -> list[Bu
         if entry.sha256 != sha256 or not entry.acknowledged:
             raise RelayAnswerInvalid("relay did not acknowledge the bundles asked")
     return entries
+
+
+def inclusions_body(indexes: list[int] | tuple[int, ...], tree_size: int) -> bytes:
+    """The canonical request body asking the inclusion proofs of ``indexes``."""
+    if not 0 < len(indexes) <= MAX_INCLUSION_BATCH:
+        raise ValueError(f"a batch asks 1 to {MAX_INCLUSION_BATCH} inclusion proofs")
+    if len(set(indexes)) != len(indexes):
+        raise ValueError("a batch names each index once")
+    if not 0 < tree_size <= MAX_SAFE_INTEGER or not all(0 <= i < tree_size for i in indexes):
+        raise ValueError("each index lies inside the tree")
+    return canonical_json({"indexes": list(indexes), "tree_size": tree_size})
+
+
+def parse_inclusions(body: bytes) -> tuple[tuple[int, ...], int]:
+    """(indexes, tree size) of a batch of inclusion proofs asked (relay side).
+
+    ``RelayRequestRejected`` 413 for more than MAX_INCLUSION_BATCH indexes or a body over
+    MAX_ACK_BODY bytes, 400 for anything not exactly the documented shape (the relay
+    checks the sizes against its log itself).
+    """
+    try:
+        doc = parse_canonical(body, MAX_ACK_BODY)
+    except CanonicalError as exc:
+        if exc.reason == "too-large":
+            raise RelayRequestRejected(
+                413, f"inclusion request larger than {MAX_ACK_BODY} bytes"
+            ) from None
+        raise RelayRequestRejected(400, "inclusion request is not canonical JSON") from None
+    if not isinstance(doc, dict) or set(doc) != INCLUSIONS_FIELDS:
+        raise RelayRequestRejected(
+            400, 'inclusion request must be {"indexes": [...], "tree_size": n}'
+        )
+    indexes, tree_size = doc["indexes"], doc["tree_size"]
+    if type(tree_size) is not int or not 0 < tree_size <= MAX_SAFE_INTEGER:
+        raise RelayRequestRejected(400, "tree_size is not a positive integer")
+    if not isinstance(indexes, list) or not indexes:
+        raise RelayRequestRejected(400, "inclusion request names no index")
+    if len(indexes) > MAX_INCLUSION_BATCH:
+        raise RelayRequestRejected(
+            413, f"at most {MAX_INCLUSION_BATCH} indexes per request, not {len(indexes)}"
+        )
+    for index in indexes:
+        if type(index) is not int or not 0 <= index < tree_size:
+            raise RelayRequestRejected(400, "an index is not an integer inside the tree")
+    if len(set(indexes)) != len(indexes):
+        raise RelayRequestRejected(400, "inclusion request names an index twice")
+    return tuple(indexes), tree_size
+
+
+def inclusions_answer(tree_size: int, proofs: list[tuple[int, str, list[bytes]]]) -> dict[str, Any]:
+    return {
+        "proofs": [
+            {"bundle_sha256": sha256, "index": index, "proof": [p.hex() for p in proof]}
+            for index, sha256, proof in proofs
+        ],
+        "tree_size": tree_size,
+    }
+
+
+def parse_proof_hashes(value: object) -> list[bytes]:
+    """A proof as the relay sends it: at most MAX_PROOF_HASHES hex SHA-256 hashes."""
+    if not isinstance(value, list) or len(value) > MAX_PROOF_HASHES:
+        raise RelayAnswerInvalid("relay proof is not a list of hashes")
+    out: list[bytes] = []
+    for item in value:
+        if not isinstance(item, str) or SHA256.fullmatch(item) is None:
+            raise RelayAnswerInvalid("relay proof holds something that is not a hash")
+        out.append(bytes.fromhex(item))
+    return out
+
+
+def parse_inclusions_answer(
+    doc: object, asked: list[int] | tuple[int, ...], tree_size: int
+) -> list[tuple[str, list[bytes]]]:
+    """(bundle hash, proof) per index asked, in that order (client side): exactly the
+    indexes and tree size asked, or ``RelayAnswerInvalid``. The proofs are not checked
+    here; a receipt built from one is (``protocol.receipts``)."""
+    if not isinstance(doc, dict) or set(doc) != PROOFS_FIELDS:
+        raise RelayAnswerInvalid("relay inclusion proofs do not have the expected fields")
+    if doc["tree_size"] != tree_size or type(doc["tree_size"]) is not int:
+        raise RelayAnswerInvalid("relay answered for another tree size")
+    items = doc["proofs"]
+    if not isinstance(items, list) or len(items) != len(asked):
+        raise RelayAnswerInvalid("relay sent a different number of inclusion proofs")
+    out: list[tuple[str, list[bytes]]] = []
+    for item, index in zip(items, asked, strict=True):
+        if not isinstance(item, dict) or set(item) != PROOF_FIELDS:
+            raise RelayAnswerInvalid("relay inclusion proof does not have the expected fields")
+        if type(item["index"]) is not int or item["index"] != index:
+            raise RelayAnswerInvalid("relay sent inclusion proofs for other indexes")
+        sha256 = item["bundle_sha256"]
+        if not isinstance(sha256, str) or SHA256.fullmatch(sha256) is None:
+            raise RelayAnswerInvalid("relay inclusion proof names no bundle hash")
+        out.append((sha256, parse_proof_hashes(item["proof"])))
+    return out

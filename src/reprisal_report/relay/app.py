@@ -39,10 +39,13 @@ from reprisal_report.protocol.requests_auth import HEADERS
 from reprisal_report.protocol.wire import (
     MAX_ACK_BATCH,
     MAX_ACK_BODY,
+    MAX_INCLUSION_BATCH,
     SHA256_PATTERN,
     ack_batch_answer,
     entry_json,
+    inclusions_answer,
     parse_ack_batch,
+    parse_inclusions,
 )
 from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.service import Accepted, RelayService
@@ -116,6 +119,17 @@ class InclusionBody(BaseModel):
     tree_size: int
     bundle_sha256: str
     proof: list[str]
+
+
+class ProofBody(BaseModel):
+    bundle_sha256: str
+    index: int
+    proof: list[str]
+
+
+class InclusionBatchBody(BaseModel):
+    proofs: list[ProofBody]
+    tree_size: int
 
 
 class OrgCardBody(BaseModel):
@@ -471,6 +485,48 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
                 "proof": [p.hex() for p in proof],
             }
         )
+
+    @app.post(
+        "/v1/log/inclusions",
+        response_model=InclusionBatchBody,
+        responses=_responses(*AUTH_ERRORS),
+        openapi_extra={
+            "parameters": _auth_parameters(),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["indexes", "tree_size"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "indexes": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": MAX_INCLUSION_BATCH,
+                                    "uniqueItems": True,
+                                    "items": {"type": "integer", "minimum": 0},
+                                },
+                                "tree_size": {"type": "integer", "minimum": 1},
+                            },
+                        }
+                    }
+                },
+            },
+        },
+    )
+    async def inclusions(request: Request) -> JSONResponse:
+        """Inclusion proofs of up to 500 log entries in the tree of ``tree_size`` (any
+        member), one per index in the order asked: ``GET /v1/log/inclusion`` for many.
+
+        The body is canonical JSON ``{"indexes": [...], "tree_size": n}``, covered by
+        the request signature. 400 if an index or the size lies outside the log.
+        """
+        _, body = await authenticate_small(request, LOG_READERS, "read the log", limit=MAX_ACK_BODY)
+        indexes, tree_size = parse_inclusions(body)
+        proofs = await run_in_threadpool(relay.inclusion_many, indexes, tree_size)
+        return JSONResponse(inclusions_answer(tree_size, proofs))
 
     @app.put(
         "/v1/org-card",

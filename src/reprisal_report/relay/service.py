@@ -191,6 +191,22 @@ class RelayService:
             entry = self.log.after(index - 1, 1)[0]
             return entry.sha256, self.log.tree.inclusion_proof(index, tree_size)
 
+    def inclusion_many(
+        self, indexes: tuple[int, ...], tree_size: int
+    ) -> list[tuple[int, str, list[bytes]]]:
+        """(index, bundle hash, proof) of each of ``indexes`` in the tree of ``tree_size``."""
+        with self._lock:
+            if tree_size > self.log.size:
+                raise RelayRequestRejected(400, f"need tree_size <= {self.log.size} (the log size)")
+            return [
+                (
+                    index,
+                    self.log.after(index - 1, 1)[0].sha256,
+                    self.log.tree.inclusion_proof(index, tree_size),
+                )
+                for index in indexes
+            ]
+
     # --- bundles -----------------------------------------------------------------------
 
     def accept(self, incoming: IncomingBundle, sha256: str, uploader: Member) -> Accepted:

@@ -48,10 +48,14 @@ from reprisal_report.protocol.receipts import (
 from reprisal_report.protocol.requests_auth import sign_request
 from reprisal_report.protocol.wire import (
     MAX_ACK_BATCH,
+    MAX_INCLUSION_BATCH,
     BundleEntry,
     ack_batch_body,
+    inclusions_body,
     parse_ack_answer,
     parse_entry,
+    parse_inclusions_answer,
+    parse_proof_hashes,
 )
 from reprisal_report.protocol.wire import SHA256 as _SHA256
 from reprisal_report.transport.inflight import DEFAULT_WORKERS, MAX_WORKERS
@@ -127,6 +131,7 @@ class RelayClient:
         self._max_fetch_bytes = max_fetch_bytes
         # False once the relay turned down a batch acknowledgement (an older relay).
         self.batch_acks = True
+        self.batch_inclusions = True
         # One connection per request in flight (transport.inflight), and one more for
         # the acknowledgements a pull sends meanwhile: no request waits for the pool.
         # httpx's pool is shared safely between the threads that send them.
@@ -372,6 +377,30 @@ class RelayClient:
             raise RelayAnswerInvalid("relay inclusion proof names no bundle hash")
         return sha256, self._hashes(doc["proof"])
 
+    def inclusions(
+        self, indexes: builtins.list[int], tree_size: int
+    ) -> builtins.list[tuple[str, builtins.list[bytes]]]:
+        """``inclusion`` for many entries of one tree, up to MAX_INCLUSION_BATCH per
+        request. A relay without the batch (older than this client: it answers 404 or
+        405) is asked one index at a time, and ``batch_inclusions`` turns False."""
+        out: builtins.list[tuple[str, builtins.list[bytes]]] = []
+        for start in range(0, len(indexes), MAX_INCLUSION_BATCH):
+            chunk = indexes[start : start + MAX_INCLUSION_BATCH]
+            if self.batch_inclusions:
+                status, answer = self._send(
+                    "POST",
+                    "/v1/log/inclusions",
+                    body=inclusions_body(chunk, tree_size),
+                    content_type="application/json",
+                    ok=(200, 404, 405),
+                )
+                if status == 200:
+                    out.extend(parse_inclusions_answer(self._json(answer), chunk, tree_size))
+                    continue
+                self.batch_inclusions = False
+            out.extend(self.inclusion(index, tree_size) for index in chunk)
+        return out
+
     def update_org_card(self, card: bytes) -> tuple[int, bool]:
         """Hand the relay a newer org card (coordinators); return (version, changed)."""
         _, answer = self._send("PUT", "/v1/org-card", body=card, content_type="application/json")
@@ -382,11 +411,4 @@ class RelayClient:
 
     @staticmethod
     def _hashes(value: object) -> builtins.list[bytes]:
-        if not isinstance(value, builtins.list) or len(value) > 64:
-            raise RelayAnswerInvalid("relay proof is not a list of hashes")
-        out: builtins.list[bytes] = []
-        for item in value:
-            if not isinstance(item, str) or _SHA256.fullmatch(item) is None:
-                raise RelayAnswerInvalid("relay proof holds something that is not a hash")
-            out.append(bytes.fromhex(item))
-        return out
+        return parse_proof_hashes(value)
