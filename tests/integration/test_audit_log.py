@@ -376,7 +376,8 @@ def test_verify_receipts_checks_kept_evidence(org: Org) -> None:
     assert result.exit_code == 0, result.stdout
     assert result.stdout.splitlines()[-1] == "OK"
     assert "kept unchanged" in result.stdout
-    assert "sync pull keeps no relay receipt" in result.stderr
+    assert "bundles imported from a folder" in result.stderr
+    assert "no relay receipt is stored for this bundle" in result.stdout
     folder = org.coordinator.home / "evidence"
     kept = next(folder.glob("*.rrb"))
     kept.write_bytes(kept.read_bytes() + b"x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -114,3 +115,90 @@ def test_two_signed_roots_for_one_size_are_a_fork(world: World) -> None:
             f"(see bundle {bundle_id}): a forked log",
         )
     ]
+
+
+# --- receipts a coordinator keeps when it pulls ------------------------------------------
+
+
+def _pull(world: World) -> dict[str, object]:
+    out = world.coordinator.ok("sync", "pull", "--from", world.relay.url, "--json").stdout
+    doc: dict[str, object] = json.loads(out)
+    return doc
+
+
+def _pulled(world: World) -> dict[str, dict[str, object]]:
+    """The receipts the coordinator's vault keeps, by bundle SHA-256."""
+    with open_profile(world.coordinator.home, PASSPHRASE) as vault:
+        rows = vault.conn.execute("SELECT bundle_sha256, relay_url, receipt FROM inbox_receipts")
+        out = {}
+        for sha256, url, text in rows.fetchall():
+            assert url == world.relay.url
+            out[str(sha256)] = json.loads(text)
+        return out
+
+
+def test_a_pull_keeps_a_receipt_per_bundle_and_verify_receipts_checks_them(world: World) -> None:
+    _push(world, 3)
+    sent = {json.loads(text)["bundle_sha256"] for _, text in _receipts(world)}
+    doc = _pull(world)
+    assert (doc["imported"], doc["receipts"]) == (3, 3)
+    # A pull with nothing new keeps nothing twice.
+    assert _pull(world)["receipts"] == 0
+    pulled = _pulled(world)
+    # The delivered file, the relay's receipts and the retained file: one hash each.
+    kept = {
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (world.coordinator.home / "evidence").glob("*.rrb")
+    }
+    assert set(pulled) == sent == kept
+    assert all(r["bundle_sha256"] == sha for sha, r in pulled.items())
+
+    report = json.loads(world.coordinator.ok("audit", "verify-receipts", "--json").stdout)
+    assert report["ok"] is True
+    items = sorted((i["kind"], i["status"], i["reason"] or "") for i in report["items"])
+    assert items == [
+        *[("evidence", "kept unchanged", "the relay receipt of this bundle covers it")] * 3,
+        *[("receipt", "verified", "")] * 3,
+        ("tree head", "verified", ""),
+    ]
+    assert report["notes"] == []
+
+    # triage show names the receipt of the bundle, triage evidence hands it on.
+    listing = json.loads(world.coordinator.ok("triage", "list", "--json").stdout)
+    case_id = listing[0]["id"]
+    shown = json.loads(world.coordinator.ok("triage", "show", case_id, "--json").stdout)
+    (bundle,) = shown["bundles"]
+    assert bundle["receipt"] == {"relay": world.relay.url, **pulled[bundle["sha256"]]}
+    out = world.dir / "evidence-out"
+    out.mkdir()
+    world.coordinator.ok("triage", "evidence", case_id, "--out", str(out), "--purpose", "court")
+    manifest = json.loads(next(out.glob("*.json")).read_text())
+    assert manifest["files"][0]["receipt"] == bundle["receipt"]
+
+    # Each receipt is a signed custody event, which verify-log accepts for a coordinator.
+    log = world.dir / "coordinator.jsonl"
+    world.coordinator.ok("audit", "log", "--out", str(log))
+    history = world.dir / "history"
+    world.coordinator.ok("org", "history", "--out", str(history))
+    result = Cli(world.dir / "nobody")("audit", "verify-log", str(log), "--org", str(history))
+    assert result.exit_code == 0, result.stdout
+    assert "relay-receipt 3" in result.stdout
+
+
+def test_a_changed_pulled_receipt_fails_verify_receipts(world: World) -> None:
+    _push(world, 2)
+    _pull(world)
+    (sha, receipt), (_, other) = sorted(_pulled(world).items())
+    changed = {**receipt, "inclusion_proof": other["inclusion_proof"][::-1] or ["00" * 32]}
+    if changed == receipt:
+        changed["index"] = 1 - receipt["index"]
+    with open_profile(world.coordinator.home, PASSPHRASE) as vault, vault.transaction():
+        vault.conn.execute(
+            "UPDATE inbox_receipts SET receipt = ? WHERE bundle_sha256 = ?",
+            (json.dumps(changed, sort_keys=True, separators=(",", ":")), sha),
+        )
+    result = world.coordinator("audit", "verify-receipts", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    failed = [(i["kind"], i["reason"]) for i in doc["items"] if i["status"] == "failed"]
+    assert failed == [("receipt", "relay receipt: the inclusion proof does not verify")]

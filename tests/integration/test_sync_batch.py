@@ -218,3 +218,7 @@ def test_a_pull_from_an_older_relay_acknowledges_one_by_one(
     assert world.inbox_ids() == ids
     assert relay_acks(world) == 3
     assert relay_files(world) == []
+    # Inclusion proofs were asked one by one too: three receipts kept, each verifies.
+    assert "kept 3 relay receipts (tree head and inclusion proof)" in result.stderr
+    doc = json.loads(world.coordinator.ok("audit", "verify-receipts", "--json").stdout)
+    assert sorted(i["status"] for i in doc["items"] if i["kind"] == "receipt") == ["verified"] * 3

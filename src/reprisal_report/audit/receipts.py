@@ -10,12 +10,14 @@ Offline checks, with the relay keys the org card history lists (role ``relay``):
   checked and kept) of one relay key and one tree size has one root. Two roots for
   one size is a forked log, signed by the relay: proof of misbehaviour;
 - each bundle a coordinator received is still kept, byte for byte, in the evidence
-  store (its SHA-256 is the one recorded at import).
+  store (its SHA-256 is the one recorded at import), and, when it was pulled from a
+  relay, the receipt ``sync pull`` kept for it (same checks as a reporter's) shows
+  that hash in the relay's log: the kept file is the one the relay logged.
 
 Consistency between heads of different sizes needs a proof from the relay; ``sync
-push`` asks for one each time against the head it kept (docs/relay.md), this command
-works offline and does not. A coordinator's ``sync pull`` keeps no receipt or
-inclusion proof today, so for received bundles only the evidence hash is checked.
+push`` and ``sync pull`` ask for one each time against the head they kept
+(docs/relay.md), this command works offline and does not. A bundle imported from a
+folder has no receipt; for it only the evidence hash is checked.
 """
 
 from __future__ import annotations
@@ -174,13 +176,16 @@ def _head(histories: list[CardHistory], heads: _Heads, url: str, text: str) -> I
     return Item("tree head", url, status, reason, sth.relay_key_id, sth.tree_size)
 
 
-def evidence_item(bundle_id: str, sha256: str, digest: str | None) -> Item:
-    """``digest``: the SHA-256 of the kept file now, None when it is gone."""
+def evidence_item(bundle_id: str, sha256: str, digest: str | None, has_receipt: bool) -> Item:
+    """``digest``: the SHA-256 of the kept file now, None when it is gone;
+    ``has_receipt``: a relay receipt for ``sha256`` is stored (and checked as its own item)."""
     if digest is None:
         return Item("evidence", bundle_id, FAILED, "the kept bundle file is missing")
     if not hmac.compare_digest(digest, sha256):
         return Item("evidence", bundle_id, FAILED, "the kept bundle file changed since import")
-    return Item("evidence", bundle_id, KEPT, "no relay receipt is stored for received bundles")
+    if has_receipt:
+        return Item("evidence", bundle_id, KEPT, "the relay receipt of this bundle covers it")
+    return Item("evidence", bundle_id, KEPT, "no relay receipt is stored for this bundle")
 
 
 def file_digest(chunks: Any) -> str:

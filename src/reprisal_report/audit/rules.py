@@ -33,6 +33,7 @@ EVENT_ROLES: dict[str, frozenset[str] | None] = {
     "org-root-rotated": COORDINATOR,
     # received cases
     "received": COORDINATOR,
+    "relay-receipt": COORDINATOR,
     "decrypted": COORDINATOR,
     "verified": COORDINATOR,
     "stored": COORDINATOR,

@@ -39,12 +39,18 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
                 "skipped": report.skipped,
                 "failed": report.failed,
                 "purged": report.purged,
-                **({"skipped_entries": report.skipped_entries} if verb == "imported" else {}),
+                **(
+                    {"skipped_entries": report.skipped_entries, "receipts": report.receipts}
+                    if verb == "imported"
+                    else {}
+                ),
                 **({"pending": report.pending} if verb == "delivered" else {}),
             }
         )
     else:
         info(f"{verb} {report.done}, skipped {report.skipped}, failed {len(report.failed)}")
+        if report.receipts:
+            info(f"kept {report.receipts} relay receipts (tree head and inclusion proof)")
         for item in report.failed:
             error(f"{item['id']}: {item['reason']}")
         for item in report.skipped_entries:

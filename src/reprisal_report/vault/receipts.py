@@ -9,12 +9,13 @@ auditor checks offline with ``audit verify-receipts``.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reprisal_report.vault.store import Vault
 
-MIGRATION: list[str] = [
+MIGRATION: list[str | Callable[[Any], None]] = [
     """CREATE TABLE inbox_receipts (
         bundle_sha256 TEXT PRIMARY KEY,
         relay_url TEXT NOT NULL,
@@ -36,16 +37,17 @@ def store(vault: Vault, rows: list[tuple[str, str, str]], at: str) -> int:
     return int(vault.conn.total_changes - before)
 
 
-def missing(vault: Vault, hashes: list[str]) -> list[str]:
-    """Those of ``hashes`` that name a received bundle without a stored receipt."""
+def missing(vault: Vault, hashes: list[str]) -> list[tuple[str, str, str]]:
+    """(SHA-256, bundle id, case id) of those of ``hashes`` that name a received bundle
+    without a stored receipt."""
     rows = vault.conn.execute(
-        "SELECT b.bundle_sha256 FROM inbox_bundles b LEFT JOIN inbox_receipts r"
-        " ON r.bundle_sha256 = b.bundle_sha256"
+        "SELECT b.bundle_sha256, b.bundle_id, b.case_id FROM inbox_bundles b"
+        " LEFT JOIN inbox_receipts r ON r.bundle_sha256 = b.bundle_sha256"
         " WHERE b.bundle_sha256 IN (SELECT value FROM json_each(?))"
         " AND r.bundle_sha256 IS NULL",
         (json.dumps(hashes),),
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 def receipt_for(vault: Vault, sha256: str) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ from reprisal_report.errors import OrgNotChosen, UnknownOrg
 from reprisal_report.identity import pinning
 from reprisal_report.model.states import OutboxState
 from reprisal_report.vault import custody, evidence, outbox
+from reprisal_report.vault import receipts as relay_receipts
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.files import read_user_file, write_user_file
 
@@ -84,12 +85,15 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
         for org_id in pinning.org_ids(vault)
     ]
     sent = [(e.bundle_id, e.sha256, e.receipt) for e in outbox.entries(vault)]
+    pulled = relay_receipts.all_receipts(vault)
+    received = custody.received_bundles(vault)
+    sent += [(bundle_id, sha256, pulled.get(sha256)) for bundle_id, sha256, _ in received]
     heads = [
         (key.removeprefix("relay-sth:"), value)
         for key, value in custody.meta_with_prefix(vault, "relay-sth:")
     ]
     report = receipt_checks.check_receipts(histories, sent, heads)
-    for bundle_id, sha256, name in custody.received_bundles(vault):
+    for bundle_id, sha256, name in received:
         kept = evidence.retained(vault, bundle_id)
         if name is None or kept is None:
             report.items.append(
@@ -108,14 +112,16 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
                 )
         except OSError:
             digest = None
-        report.items.append(receipt_checks.evidence_item(bundle_id, sha256, digest))
+        report.items.append(
+            receipt_checks.evidence_item(bundle_id, sha256, digest, sha256 in pulled)
+        )
     sent_rows = outbox.entries(vault)
     if any(e.receipt is None and e.state != OutboxState.PENDING for e in sent_rows):
         report.notes.append("bundles delivered to a folder have no receipt")
-    if custody.received_bundles(vault):
+    if any(sha256 not in pulled for _, sha256, _ in received):
         report.notes.append(
-            "sync pull keeps no relay receipt or inclusion proof for received bundles: "
-            "only the kept files' hashes are checked"
+            "bundles imported from a folder, or pulled before this release kept receipts, "
+            "have no relay receipt: only their kept files' hashes are checked"
         )
     if not report.items:
         report.notes.append("this profile holds no receipts, tree heads or evidence")

@@ -28,6 +28,7 @@ from reprisal_report.errors import (
     InvalidInput,
     NotFound,
     PlainHttpRefused,
+    RelayAnswerInvalid,
     RelayFailed,
     ReportError,
     VerificationError,
@@ -78,6 +79,8 @@ class DeliveryReport:
     # Bundles left pending because they are addressed to another org than the one this
     # destination serves (push only).
     pending: int = 0
+    # Pull from a relay: receipts (tree head + inclusion proof) kept for new bundles.
+    receipts: int = 0
     # The worst exit code among failures (0 when none).
     exit_code: int = 0
 
@@ -501,8 +504,9 @@ def pull(
     check_transport_security(source, allow_http)
     client, relay_key, head = _relay_client(vault, source, proxy, connections)
     try:
-        _check_log(vault, client, relay_key, head)
-        _pull_relay(vault, client, report, on_bundle, connections)
+        head = _check_log(vault, client, relay_key, head)
+        listed = _pull_relay(vault, client, report, on_bundle, connections)
+        _keep_receipts(vault, client, relay_key, head, listed, report)
     finally:
         client.close()
     return report
@@ -528,8 +532,9 @@ def _pull_relay(
     report: DeliveryReport,
     on_bundle: Callable[[str], None] | None,
     connections: int = IN_FLIGHT,
-) -> None:
-    """Collect what this coordinator has not acknowledged yet, oldest first.
+) -> list[BundleEntry]:
+    """Collect what this coordinator has not acknowledged yet, oldest first; return
+    every entry the relay listed.
 
     Acknowledgements are per coordinator: acknowledging tells the relay that this
     coordinator has the bundle; the relay deletes the bytes only when every active
@@ -629,6 +634,72 @@ def _pull_relay(
     if new_cursor != cursor:
         with vault.transaction():
             vault.set_meta(cursor_name, str(new_cursor))
+    return listed
+
+
+def _keep_receipts(
+    vault: Vault,
+    client: RelayClient,
+    relay_key: bytes | None,
+    head: SignedTreeHead,
+    listed: list[BundleEntry],
+    report: DeliveryReport,
+) -> None:
+    """Keep a receipt for each listed bundle the inbox holds without one: the relay's
+    tree head (consistent with every head this profile saw) and the inclusion proof
+    of the bundle's SHA-256 at its log index, asked in batches. Each is checked before
+    it is kept (signature too, when an org card enrols the relay's key); a proof that
+    does not verify stops the pull, exit 3: the relay's log does not hold what it
+    listed. One custody event per receipt, in the transaction that stores them.
+    """
+    from reprisal_report import clock
+    from reprisal_report.model.canonical import canonical_json
+    from reprisal_report.protocol.receipts import Receipt, check_inclusion, verify_receipt
+    from reprisal_report.vault import receipts as kept
+
+    wanted = {
+        sha: (bundle_id, case_id)
+        for sha, bundle_id, case_id in kept.missing(vault, [e.sha256 for e in listed])
+    }
+    entries = [e for e in listed if e.sha256 in wanted]
+    if not entries:
+        return
+    if max(e.index for e in entries) >= head.tree_size:
+        # Listed after the head was taken: a newer head, proven consistent, covers them.
+        head = _check_log(vault, client, relay_key)
+    entries = [e for e in entries if e.index < head.tree_size]
+    proofs = client.inclusions([e.index for e in entries], head.tree_size)
+    rows: list[tuple[str, str, str]] = []
+    checked: list[tuple[BundleEntry, Receipt]] = []
+    for entry, (sha256, proof) in zip(entries, proofs, strict=True):
+        if sha256 != entry.sha256:
+            raise RelayAnswerInvalid(
+                f"relay log entry {entry.index} is not the bundle it listed there"
+            )
+        receipt = Receipt(entry.sha256, entry.index, head, tuple(proof))
+        if relay_key is not None:
+            receipt = verify_receipt(receipt, entry.sha256, relay_key)
+        else:
+            check_inclusion(receipt, entry.sha256)
+        rows.append((entry.sha256, client.base_url, canonical_json(receipt.to_json()).decode()))
+        checked.append((entry, receipt))
+    with vault.transaction():
+        kept.store(vault, rows, clock.now().isoformat())
+        for entry, receipt in checked:
+            bundle_id, case_id = wanted[entry.sha256]
+            record_event(
+                vault,
+                case_id,
+                "relay-receipt",
+                {
+                    "bundle_id": bundle_id,
+                    "from": client.base_url,
+                    "log_index": receipt.index,
+                    "receipt_verified": receipt.verified,
+                    "sha256": entry.sha256,
+                },
+            )
+    report.receipts += len(checked)
 
 
 def _quarantine(vault: Vault, sha256: str, source: str, error: ReportError) -> None:
