@@ -417,3 +417,19 @@ def test_events_of_an_earlier_release_become_signed_migrated_entries(
         data = canonical_json(entry)
         public.verify(ENTRY_DOMAIN + data, base64.b64decode(doc["signature"]))
         prev = hashlib.sha256(data).hexdigest()
+
+
+def test_a_file_that_is_not_a_log_is_named_as_such_in_the_summary(org: Org) -> None:
+    other = _write(org.dir / "notes.txt", [b"hello"])
+    result = org.verify(other)
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    assert lines[0] == "custody log: no valid header, no entry read"
+    assert lines[-1] == "FAIL: header: not a line of a custody log (canonical JSON)"
+    header = _lines(org.log(org.reporter, "r.jsonl"))[0]
+    doc = json.loads(header)
+    result = org.verify(_write(org.dir / "header.jsonl", [header]))
+    assert result.exit_code == 3
+    assert result.stdout.splitlines()[0] == (
+        f"custody log {doc['origin']}: no entry of {doc['size']}"
+    )

@@ -63,8 +63,13 @@ def log(
 
 
 def _summary(report: LogReport) -> None:
-    last = report.first + sum(report.events.values()) - 1
-    stdout_line(f"custody log {report.origin}: entries {report.first} to {last} of {report.size}")
+    if not report.origin:
+        # The header did not read: nothing of the file can be summarised, only the card.
+        stdout_line("custody log: no valid header, no entry read")
+    else:
+        count = sum(report.events.values())
+        entries = f"entries {report.first} to {report.first + count - 1}" if count else "no entry"
+        stdout_line(f"custody log {report.origin}: {entries} of {report.size}")
     versions = report.card_versions
     stdout_line(
         f"org {report.org_name} ({report.org_id}), card versions {versions[0]} to "
