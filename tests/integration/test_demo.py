@@ -67,6 +67,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert doc["log_verified"] is True and doc["log_entries"] > 10
     assert doc["exports_verified"] is True and doc["disclosures_verified"] > 0
     assert doc["receipts_verified"] is True
+    # The relay's bundle (defender 1's) came with a receipt the auditor checked.
+    assert doc["relay_receipts_kept"] == doc["coordinator_receipts_verified"] >= 1
     assert doc["relay_files"] == 2 and doc["relay_plaintext_found"] is False
     # What the relay kept on disk is ciphertext: no case text in any of its files.
     relay_bytes = b"".join(p.read_bytes() for p in (work / "relay").rglob("*") if p.is_file())

@@ -272,6 +272,7 @@ def run(directory: Path | None, say: Say) -> dict[str, object]:
                 from_relay = delivery.pull(c, url, allow_http=True)
                 from_usb = delivery.pull(c, str(usb))
                 out["imported"] = from_relay.done + from_usb.done
+                out["relay_receipts_kept"] = from_relay.receipts
                 for case_id in (named, un_only, critical):
                     triage.set_case(c, case_id, triage.Change(status="under_review"))
                     triage.set_case(c, case_id, triage.Change(status="verified"))
@@ -289,7 +290,9 @@ def run(directory: Path | None, say: Say) -> dict[str, object]:
                         "Import and triage",
                         f"The coordinator verified and imported {out['imported']} bundles "
                         "(signature, enrolment, addressing, hashes, commitments), kept each "
-                        "original file as evidence, moved the cases to verified and counted "
+                        f"original file as evidence and {out['relay_receipts_kept']} relay "
+                        "receipts (the relay's signed proof that it logged exactly those "
+                        "files), moved the cases to verified and counted "
                         + ", ".join(f"{r['country']}: {r['count']}" for r in stats.rows)
                         + ".",
                         "The photo the coordinator received has no GPS coordinates "
@@ -337,7 +340,8 @@ def run(directory: Path | None, say: Say) -> dict[str, object]:
                 f"({out['log_entries']} signed, hash-chained entries: "
                 f"{'OK' if out['log_verified'] else 'FAIL'}), every export's signature "
                 f"and the UN export's {out['disclosures_verified']} disclosed fields against "
-                "the authors' commitments, and defender 1's relay receipts "
+                "the authors' commitments, and the relay receipts of defender 1 and of "
+                "the coordinator against the kept evidence "
                 f"({'OK' if out['receipts_verified'] else 'FAIL'}).",
                 "Nobody, including the coordinator, can rewrite the history or an export "
                 "without it showing; the auditor never saw a case.",
@@ -389,11 +393,16 @@ def _audit(
         for p in ("public", "un-confidential", "stats")
     }
     with profile.open_profile(homes["r1"], passes["r1"]) as r1:
-        receipts = audit.verify_receipts(r1)
+        sent = audit.verify_receipts(r1)
+    with profile.open_profile(homes["c"], passes["c"]) as c:
+        pulled = audit.verify_receipts(c)
     return {
         "log_verified": bool(log.ok),
         "log_entries": sum(log.events.values()),
         "exports_verified": all(ch.ok for ch in checks.values()),
         "disclosures_verified": sum(c.disclosed for c in checks["un-confidential"].cases),
-        "receipts_verified": bool(receipts.ok),
+        "receipts_verified": bool(sent.ok and pulled.ok),
+        "coordinator_receipts_verified": sum(
+            1 for i in pulled.items if i.kind == "receipt" and i.status == "verified"
+        ),
     }
