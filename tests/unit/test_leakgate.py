@@ -347,3 +347,44 @@ def test_long_patterns_sharing_their_beginning_are_told_apart() -> None:
     assert found(gate, f"{start} searched the office of the union") == [("c2", "narrative")]
     assert found(gate, f"{start} arrested him at home") == [("c1", "narrative")]
     assert found(gate, f"{start} came") == []
+
+
+# --- forms kept in the vault -----------------------------------------------------------
+
+PINNED = [
+    Sensitive("c", "victims[0].name", "José Núñez", "name"),
+    Sensitive("c", "victims[0].name", "Łukasz Øster-Đorđe", "name"),
+    Sensitive("c", "victims[0].name", "محمد الأحمد", "name"),
+    Sensitive("c", "victims[0].name", "李小龍", "name"),
+    Sensitive("c", "victims[0].name", "Ana", "name"),
+    Sensitive("c", "victims[0].contact", "+257 79 000 000, ana@example.org", "contact"),
+    Sensitive("c", "victims[0].contact", "12345", "contact"),
+    Sensitive("c", "location", "Burundi", "place"),
+    Sensitive("c", "narrative", "He was taken at night. " * 2 + "Short one. " + "x " * 13, "text"),
+    Sensitive("c", "notes[0]", "Called twice", "text"),
+]
+# Change this digest only together with leakgate.FORMS_VERSION: forms kept in vaults
+# under the old version are then computed again. (A new Unicode database may change
+# the forms too: FORMS_VERSION names it, so only the digest needs looking at then.)
+PINNED_DIGEST = "8dc89c96df927d8302d9845b8147fdf354883cce70ade258da108cd136523fe8"
+
+
+def test_the_forms_version_names_the_rules() -> None:
+    import hashlib
+
+    from reprisal_report.redact.leakgate import FORMS_VERSION, forms
+
+    text = repr([tuple(forms(v)) for v in PINNED]).encode("utf-8")
+    assert FORMS_VERSION.startswith("gate-forms 1, unicode ")
+    assert hashlib.sha256(text).hexdigest() == PINNED_DIGEST
+
+
+def test_forms_give_the_same_gate_as_the_values() -> None:
+    from reprisal_report.redact.leakgate import Gated, forms
+
+    public = ["Burundi"]
+    by_forms = LeakGate([Gated(v.case_id, v.field, forms(v)) for v in PINNED], public_words=public)
+    by_values = LeakGate(PINNED, public_words=public)
+    for text in ("JOSE NUNEZ", "lukasz oster dorde", "ana", "+257 79 000 000", "Burundi"):
+        data = text.encode("utf-8")
+        assert by_forms.scan(data) == by_values.scan(data)

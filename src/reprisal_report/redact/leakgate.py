@@ -28,6 +28,7 @@ confirmed by one string comparison at the hit.
 from __future__ import annotations
 
 import gc
+import hashlib
 import html
 import math
 import re
@@ -419,10 +420,10 @@ class Pattern(NamedTuple):
     #           digits may stand before it), "digits-whole"
 
 
-def _text_patterns(flat: str, public: frozenset[str]) -> Iterator[Pattern]:
-    """Names, places, organisations and the letters of a contact."""
-    words = word_view(flat).strip(" ")
-    if not words or words in public:
+def _text_patterns(words: str) -> Iterator[Pattern]:
+    """Names, places, organisations and the letters of a contact (``words``: the
+    value's word form; a public word is taken out by :func:`chosen`)."""
+    if not words:
         return
     if _is_short(words):
         yield Pattern("field", _field_key(words), "whole-field")
@@ -491,26 +492,104 @@ def _digit_patterns(flat: str, has_letters: bool) -> Iterator[Pattern]:
             yield Pattern("digits", f"|{digits}|", "digits-whole")
 
 
+FORMS_VERSION: Final = f"gate-forms 1, unicode {unicodedata.unidata_version}"
+"""What :func:`forms` computes depends on: the rules of this module (bump the number
+with any change to decoding, folding, views or patterns; ``tests/unit/test_leakgate.py``
+pins the forms of a set of values to it) and the Unicode database folding uses (a new
+Python may bring a new one). Forms stored in the vault under another version are
+computed again."""
+
+
+class Forms(NamedTuple):
+    """A value's patterns before an export's public words are known: what the vault
+    keeps for each sensitive value of a case (``vault/export.py``), so an export reads
+    them instead of folding every record again. Patterns are kept encoded
+    (:func:`encode_patterns`): an export of a large vault reads millions of them."""
+
+    folded: str  # fold_digest(value): an export that keeps the same value allows it
+    words: str  # the value's words as the gate compares them ("" for texts)
+    always: str  # digits, sentences, clauses: matched whatever is public
+    unless_public: str  # matched unless ``words`` is a public word
+
+
+_RULE_CODES: Final = {
+    "phrase": "p",
+    "compact": "c",
+    "whole-field": "f",
+    "sentence": "s",
+    "clause": "l",
+    "digits-tail": "t",
+    "digits-short": "h",
+    "digits-whole": "d",
+}
+_CODE_RULES: Final = {code: rule for rule, code in _RULE_CODES.items()}
+_CODE_VIEWS: Final = {
+    "p": "word",
+    "c": "word",
+    "s": "word",
+    "l": "word",
+    "f": "field",
+    "t": "digits",
+    "h": "digits",
+    "d": "digits",
+}
+_SEPARATOR: Final = "\x03"  # folding removes every control but FIELD: no key holds it
+
+
+def encode_patterns(found: Iterable[Pattern]) -> str:
+    """Patterns as one string: each its rule's letter and its key, ``\\x03`` between."""
+    out: list[str] = []
+    for pattern in found:
+        if not pattern.key or _SEPARATOR in pattern.key:  # pragma: no cover - folded keys
+            raise InvalidInput("leak gate: a pattern key holds a control character")
+        out.append(_RULE_CODES[pattern.rule] + pattern.key)
+    return _SEPARATOR.join(out)
+
+
+def decode_patterns(encoded: str) -> list[Pattern]:
+    return [
+        Pattern(_CODE_VIEWS[item[0]], item[1:], _CODE_RULES[item[0]])
+        for item in encoded.split(_SEPARATOR)
+        if item
+    ]
+
+
+def fold_digest(text: str) -> str:
+    """What the gate compares to tell the same value apart: the digest of its fold."""
+    return hashlib.blake2b(fold(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def forms(value: Sensitive) -> Forms:
+    """The :class:`Forms` of a value (the whole normalisation of one side)."""
+    if value.kind not in KINDS:
+        raise InvalidInput(f"leak gate: unknown kind of value {value.kind!r} for {value.field}")
+    flat = marked_fold(decode(value.value))
+    folded = fold_digest(value.value)
+    if value.kind == "text":
+        return Forms(folded, "", encode_patterns(_sentence_patterns(flat)), "")
+    words = word_view(flat).strip(" ")
+    named = encode_patterns(_text_patterns(words))
+    if value.kind != "contact":
+        return Forms(folded, words, "", named)
+    has_letters = _LETTER.search(flat) is not None
+    digits = encode_patterns(_digit_patterns(flat, has_letters))
+    return Forms(folded, words, digits, named if has_letters else "")
+
+
+def _chosen(value_forms: Forms, public: frozenset[str]) -> list[str]:
+    """The encoded patterns of a value given the export's public words."""
+    always, unless_public = value_forms.always, value_forms.unless_public
+    if unless_public and value_forms.words not in public:
+        return [*always.split(_SEPARATOR), *unless_public.split(_SEPARATOR)]
+    return always.split(_SEPARATOR)
+
+
 def patterns(value: Sensitive, public: frozenset[str] = frozenset()) -> list[Pattern]:
     """What the gate looks for on behalf of ``value`` (``public``: the forms of the
     public words, see :class:`LeakGate`). An empty list means nothing of the value can
     be matched alone: it folds to nothing, or it is a public word, or it is a text of
     PHRASE_WORDS words or more none of whose sentences is that long."""
-    return _patterns(value, marked_fold(decode(value.value)), public)
-
-
-def _patterns(value: Sensitive, flat: str, public: frozenset[str]) -> list[Pattern]:
-    if value.kind not in KINDS:
-        raise InvalidInput(f"leak gate: unknown kind of value {value.kind!r} for {value.field}")
-    if value.kind == "text":
-        return list(_sentence_patterns(flat))
-    if value.kind != "contact":
-        return list(_text_patterns(flat, public))
-    has_letters = _LETTER.search(flat) is not None
-    found = list(_digit_patterns(flat, has_letters))
-    if has_letters:
-        found.extend(_text_patterns(flat, public))
-    return found
+    return decode_patterns(_SEPARATOR.join(_chosen(forms(value), public)))
 
 
 @cache
@@ -544,7 +623,6 @@ class _Matcher:
         known = self._keys.get(key)
         if known is None:
             self._keys[key] = index
-            self.longest = max(self.longest, len(key))
         elif isinstance(known, int):
             self._keys[key] = [known, index]
         else:
@@ -553,6 +631,7 @@ class _Matcher:
     def build(self) -> None:
         if not self._keys:
             return
+        self.longest = max(map(len, self._keys))
         anchors: dict[str, list[tuple[str, int | list[int]]]] = {}
         for key, indices in self._keys.items():
             anchor = key[:ANCHOR]
@@ -593,32 +672,47 @@ class _Matcher:
 # --- the gate ------------------------------------------------------------------------------
 
 
+class Gated(NamedTuple):
+    """A forbidden value by its :class:`Forms` (read back from the vault), where it
+    came from, never the value itself."""
+
+    case_id: str
+    field: str
+    forms: Forms
+
+
 class LeakGate:
     """Every forbidden value of an export, compiled once; :meth:`scan` finds them.
 
+    ``values``: each a :class:`Sensitive` (its forms computed here) or a
+    :class:`Gated` (forms computed earlier by :func:`forms`, the same thing).
     ``public_words``: words the export itself writes for every case (the country
     names of the Markdown annex, say), added to the vocabulary's terms and labels; a
     value that is exactly one of them is not matched alone (docs/export-profiles.md).
     """
 
-    def __init__(self, values: Iterable[Sensitive], *, public_words: Iterable[str] = ()) -> None:
+    def __init__(
+        self, values: Iterable[Sensitive | Gated], *, public_words: Iterable[str] = ()
+    ) -> None:
         self.public: Final = vocabulary_words() | {f for w in public_words if (f := form(w))}
         self._word = _Matcher()
         self._field = _Matcher()
         self._digits = _Matcher()
-        matchers = {"word": self._word, "field": self._field, "digits": self._digits}
-        listed = list(values)
-        self._where: list[tuple[str, str]] = [(v.case_id, v.field) for v in listed]
+        views = {"word": self._word, "field": self._field, "digits": self._digits}
+        matchers = {code: views[view] for code, view in _CODE_VIEWS.items()}
+        self._where: list[tuple[str, str]] = []
         # Millions of small containers are made and all stay alive: the cyclic
         # collector would walk them again and again for nothing.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for index, value in enumerate(listed):
-                flat = marked_fold(decode(value.value))
-                for pattern in _patterns(value, flat, self.public):
-                    matchers[pattern.view].add(pattern.key, index)
-            for matcher in matchers.values():
+            for index, value in enumerate(values):
+                self._where.append((value.case_id, value.field))
+                value_forms = value.forms if isinstance(value, Gated) else forms(value)
+                for item in _chosen(value_forms, self.public):
+                    if item:
+                        matchers[item[0]].add(item[1:], index)
+            for matcher in views.values():
                 matcher.build()
         finally:
             if collecting:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,7 +19,7 @@ from reprisal_report.model.case import is_sensitive as _is_sensitive
 from reprisal_report.model.case import iter_fields
 from reprisal_report.model.case import path_pattern as _path_pattern
 from reprisal_report.redact import profiles
-from reprisal_report.redact.leakgate import Sensitive
+from reprisal_report.redact.leakgate import Forms, Gated, Sensitive, forms
 from reprisal_report.redact.profiles import Profile
 
 KIND_OF: Final = {
@@ -50,6 +50,36 @@ class ExportCase:
     received_at: str
     follow_up_of: str | None = None
     notes: Sequence[str] = field(default_factory=tuple)
+
+
+class Parsed(Mapping[str, Any]):
+    """A stored record or salts, parsed when first read (a withheld case never is)."""
+
+    __slots__ = ("_get", "_value")
+
+    def __init__(self, get: Callable[[], Mapping[str, Any]]) -> None:
+        self._get = get
+        self._value: Mapping[str, Any] | None = None
+
+    def _data(self) -> Mapping[str, Any]:
+        if self._value is None:
+            self._value = self._get()
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data().get(key, default)
 
 
 @dataclass(frozen=True)
@@ -125,6 +155,7 @@ class Redacted:
     transformed: list[str]  # paths that left changed (coarsened, pseudonymised)
     forbidden: list[Sensitive]  # sensitive values that did not leave as they are
     kept: list[str]  # sensitive values that left as they are
+    kept_paths: list[str] = field(default_factory=list)  # and their field paths
 
 
 def _coarsen(pattern: str, value: str, record: Mapping[str, Any]) -> str:
@@ -139,6 +170,7 @@ def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str
     transformed: list[str] = []
     forbidden: list[Sensitive] = []
     kept: list[str] = []
+    kept_paths: list[str] = []
     named = case.consent == "publish_named"
     for path, value in iter_fields(case.record):
         pattern = path_pattern(path)
@@ -152,6 +184,7 @@ def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str
                 disclosed[path] = {"value": str(value), "salt": case.salts[path]}
             if sensitive:
                 kept.append(str(value))
+                kept_paths.append(path)
             continue
         if action == "coarsen":
             _set(out, path, _coarsen(pattern, str(value), case.record))
@@ -163,17 +196,21 @@ def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str
             forbidden.append(
                 Sensitive(case.case_id, path, str(value), KIND_OF.get(pattern, "text"))
             )
-    return Redacted(_lists(out), disclosed, transformed, forbidden, kept)
+    return Redacted(_lists(out), disclosed, transformed, forbidden, kept, kept_paths)
 
 
-def withheld_values(case: ExportCase) -> list[Sensitive]:
-    """Every sensitive value of a case that does not leave at all (and its notes)."""
-    out = [
+def record_values(case: ExportCase) -> list[Sensitive]:
+    """Every sensitive value of a case's record, in field order."""
+    return [
         Sensitive(case.case_id, path, value, KIND_OF.get(path_pattern(path), "text"))
         for path, value in iter_fields(case.record)
         if isinstance(value, str) and value and is_sensitive(path)
     ]
-    return out + note_values(case)
+
+
+def withheld_values(case: ExportCase) -> list[Sensitive]:
+    """Every sensitive value of a case that does not leave at all (and its notes)."""
+    return record_values(case) + note_values(case)
 
 
 def note_values(case: ExportCase) -> list[Sensitive]:
@@ -182,3 +219,69 @@ def note_values(case: ExportCase) -> list[Sensitive]:
         for i, text in enumerate(case.notes)
         if text.strip()
     ]
+
+
+# --- gate forms kept in the vault ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseForms:
+    """The leak gate's forms of every sensitive value of one case: its record's (in
+    field order, as :func:`record_values`) and its notes' (as :func:`note_values`)."""
+
+    record: list[Gated]
+    notes: list[Gated]
+
+    def every(self) -> list[Gated]:
+        """As :func:`withheld_values` lists them."""
+        return self.record + self.notes
+
+
+def case_forms(case: ExportCase) -> CaseForms:
+    """Compute the forms of a case (what the vault keeps, ``vault/export.py``)."""
+    return CaseForms(
+        [Gated(v.case_id, v.field, forms(v)) for v in record_values(case)],
+        [Gated(v.case_id, v.field, forms(v)) for v in note_values(case)],
+    )
+
+
+# The stored text of a case's forms: the record's values, then \x06, then the notes';
+# values \x04 apart; in each, \x05 between field path, fold digest, words and the two
+# encoded pattern lists. Folding removes every control character (FIELD aside), so no
+# part can hold a separator; a row of any other shape is computed again.
+_PART, _VALUE, _ITEM = "\x06", "\x04", "\x05"
+_NO_SEPARATOR: Final = "[^\x03-\x06]"
+_ENCODED: Final = f"(?:[pcfslthd]{_NO_SEPARATOR}+(?:\x03[pcfslthd]{_NO_SEPARATOR}+)*)?"
+_ONE: Final = f"[a-z_0-9.\\[\\]]+\x05[0-9a-f]{{32}}\x05{_NO_SEPARATOR}*\x05{_ENCODED}\x05{_ENCODED}"
+_SIDE: Final = f"(?:{_ONE}(?:\x04{_ONE})*)?"
+STORED: Final = re.compile(f"{_SIDE}\x06{_SIDE}")
+
+
+def forms_text(case: CaseForms) -> str:
+    """The text the vault keeps for a case's forms (:func:`forms_from_text` reads it)."""
+    text = _PART.join(
+        _VALUE.join(_ITEM.join((g.field, *g.forms)) for g in part)
+        for part in (case.record, case.notes)
+    )
+    if not STORED.fullmatch(text):  # pragma: no cover - folded text holds no separator
+        raise ValueError("gate forms hold a separator")
+    return text
+
+
+def forms_from_text(case_id: str, text: str) -> CaseForms:
+    """The forms as stored; ValueError if the text is not of the shape
+    :func:`forms_text` writes (the caller computes them again)."""
+    if not STORED.fullmatch(text):
+        raise ValueError("not gate forms")
+    record, notes = text.split(_PART)
+    return CaseForms(_side(case_id, record), _side(case_id, notes))
+
+
+def _side(case_id: str, text: str) -> list[Gated]:
+    if not text:
+        return []
+    out: list[Gated] = []
+    for value in text.split(_VALUE):
+        path, folded, words, always, unless_public = value.split(_ITEM)
+        out.append(Gated(case_id, path, Forms(folded, words, always, unless_public)))
+    return out

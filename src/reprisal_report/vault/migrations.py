@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reprisal_report.vault import custody, receipts, search
+from reprisal_report.vault import custody, export, receipts, search
 
 Step = str | Callable[[Any], None]
 
@@ -360,4 +360,9 @@ MIGRATIONS: list[list[Step]] = [
     # 10: indexes that give a filtered page of `triage list`, and the count of its
     # matches, from an index alone (vault/triage.py).
     [_triage_indexes],
+    # 11: the leak gate's forms of each received case's sensitive values, naming the
+    # content (latest bundle, notes) and the normalisation they come from, forgotten by
+    # triggers when that content changes (vault/export.py); filled by imports, note
+    # changes and the first export.
+    export.MIGRATION,
 ]

@@ -18,18 +18,27 @@ from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.model import canonical
 from reprisal_report.model import triage as rules
-from reprisal_report.model.fold import fold
 from reprisal_report.redact import minisign, profiles, verify, writers
-from reprisal_report.redact.leakgate import LeakGate, Sensitive, check
+from reprisal_report.redact.leakgate import (
+    FORMS_VERSION,
+    Gated,
+    LeakGate,
+    check,
+    fold_digest,
+    forms,
+)
 from reprisal_report.redact.profiles import Profile
 from reprisal_report.redact.pseudonym import pseudonym
 from reprisal_report.redact.records import (
+    CaseForms,
     ExportCase,
+    Parsed,
     Selection,
-    note_values,
+    case_forms,
+    forms_from_text,
+    forms_text,
     redact,
     select,
-    withheld_values,
 )
 from reprisal_report.vault import export as store
 from reprisal_report.vault.cases import record_event
@@ -108,27 +117,109 @@ def _selection(request: ExportRequest, profile: Profile) -> Selection:
     return Selection(request.include_high_risk, country, since)
 
 
-def _cases(vault: Vault) -> list[ExportCase]:
-    notes = store.notes(vault)
-    follows = store.follow_ups(vault)
-    return [
-        ExportCase(
-            case_id=r.case_id,
-            org_id=r.org_id,
-            status=r.status,
-            risk=r.risk,
-            consent=r.consent,
-            record=r.record,
-            salts=r.salts,
-            manifest=r.manifest,
-            signature=r.signature,
-            author_key_id=r.author_key_id,
-            received_at=r.received_at,
-            follow_up_of=follows.get(r.case_id),
-            notes=tuple(notes.get(r.case_id, ())),
+_Fresh = list[tuple[str, str, str, str]]
+
+
+class _Cases:
+    """Every received case as the export reads it. The triage rows, notes, links and
+    kept gate forms are read at once; a case's latest bundle only when it is needed
+    (:meth:`fetch` first, for all the cases that will be, in one query): a withheld
+    case needs only its gate forms, unless a ``--country`` or ``--since`` selection
+    reads its record."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self.rows = store.triage_rows(vault)
+        self.notes = store.notes(vault)
+        self.follows = store.follow_ups(vault)
+        self.kept = store.gate_rows(vault)
+        self.bundles: dict[str, store.BundleRow] = {}
+        self.fresh: _Fresh = []  # forms computed now, to keep
+        self.stored = {row.case_id: self._current(row) for row in self.rows}
+        self.kept = {}  # decoded: the texts are not needed again
+        # The cases whose forms must be computed now read their records.
+        self.fetch([row for row in self.rows if self.stored[row.case_id] is None])
+
+    def fetch(self, rows: Sequence[store.TriageRow]) -> None:
+        wanted = [r.bundle_id for r in rows if r.bundle_id not in self.bundles]
+        if wanted:
+            self.bundles.update(store.bundles(self.vault, wanted))
+
+    def bundle(self, row: store.TriageRow) -> store.BundleRow:
+        if row.bundle_id not in self.bundles:
+            self.fetch([row])
+        return self.bundles[row.bundle_id]
+
+    def case(self, row: store.TriageRow, *, full: bool) -> ExportCase:
+        """The case; ``full``: with its bundle's fields (read now), else only what
+        selecting it reads (the record is read if and when it is looked at)."""
+        bundle = self.bundle(row) if full else None
+        return ExportCase(
+            case_id=row.case_id,
+            org_id=bundle.org_id if bundle else "",
+            status=row.status,
+            risk=row.risk,
+            consent=row.consent,
+            record=Parsed(lambda: self.bundle(row).record),
+            salts=Parsed(lambda: self.bundle(row).salts),
+            manifest=bundle.manifest if bundle else b"",
+            signature=bundle.signature if bundle else b"",
+            author_key_id=bundle.author_key_id if bundle else "",
+            received_at=row.received_at,
+            follow_up_of=self.follows.get(row.case_id),
+            notes=tuple(self.notes.get(row.case_id, ())),
         )
-        for r in store.cases(vault)
-    ]
+
+    def source(self, row: store.TriageRow) -> str:
+        return store.gate_source(row.bundle_id, self.notes.get(row.case_id, ()))
+
+    def _current(self, row: store.TriageRow) -> CaseForms | None:
+        """The kept forms, only if computed from this very content and normalisation."""
+        kept = self.kept.get(row.case_id)
+        if kept is None or kept[1] != FORMS_VERSION or kept[0] != self.source(row):
+            return None
+        try:
+            return forms_from_text(row.case_id, kept[2])
+        except ValueError:
+            return None  # not the shape this release writes: computed again
+
+    def forms(self, row: store.TriageRow, case: ExportCase) -> CaseForms:
+        found = self.stored.get(row.case_id)
+        if found is None:
+            found = case_forms(case)
+            text = forms_text(found)
+            self.fresh.append((row.case_id, self.source(row), FORMS_VERSION, text))
+            self.stored[row.case_id] = found
+        return found
+
+
+def refresh_gate_forms(vault: Vault, case_id: str) -> None:
+    """Compute and keep the gate forms of one case, after its content changed (a new
+    bundle imported, a note added, edited or deleted), so the next export reads them.
+    An export never depends on it: it checks every row against the content."""
+    content = store.case_content(vault, case_id)
+    if content is None:
+        return
+    bundle_id, record_text, notes = content
+    case = ExportCase(
+        case_id=case_id,
+        org_id="",
+        status="",
+        risk="",
+        consent="",
+        record=store.parse_record(record_text),
+        salts={},
+        manifest=b"",
+        signature=b"",
+        author_key_id="",
+        received_at="",
+        notes=tuple(notes),
+    )
+    text = forms_text(case_forms(case))
+    with vault.transaction():
+        store.store_gate_forms(
+            vault, [(case_id, store.gate_source(bundle_id, notes), FORMS_VERSION, text)]
+        )
 
 
 def _withheld_line(withheld: Counter[str]) -> str:
@@ -149,12 +240,12 @@ def _case_doc(case: ExportCase, fields: dict[str, object], profile: Profile) -> 
 
 
 def _gate(
-    forbidden: Sequence[Sensitive], allowed: set[str], data: bytes, public: Sequence[str] = ()
+    forbidden: Sequence[Gated], allowed: set[str], data: bytes, public: Sequence[str] = ()
 ) -> int:
     # A value that left as it is for one exported case (the same person, named with
     # consent) is not a leak when it appears; every other sensitive value of the whole
     # vault is.
-    values = [s for s in forbidden if fold(s.value) not in allowed]
+    values = [g for g in forbidden if g.forms.folded not in allowed] if allowed else forbidden
     check(LeakGate(values, public_words=public), data)
     return len(values)
 
@@ -167,17 +258,26 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         )
     selection = _selection(request, profile)
     tables = _tables(request, profile) if profile.kind == "stats" else ()
-    cases = _cases(vault)
+    cases = _Cases(vault)
+    if selection.country is not None or selection.since is not None:
+        cases.fetch(cases.rows)  # selecting reads every record
     withheld: Counter[str] = Counter({r: 0 for r in WITHHELD_REASONS})
-    chosen: list[ExportCase] = []
-    forbidden: list[Sensitive] = []
-    for case in cases:
+    picked: list[store.TriageRow] = []
+    forbidden: list[Gated] = []
+    for row in cases.rows:
+        case = cases.case(row, full=False)
         reason = select(case, profile, selection)
         if reason is None:
-            chosen.append(case)
+            picked.append(row)
         else:
             withheld[reason] += 1
-            forbidden += withheld_values(case)
+            forbidden += cases.forms(row, case).every()
+    cases.fetch(picked)
+    chosen = [cases.case(row, full=True) for row in picked]
+    chosen_forms = [cases.forms(row, case) for row, case in zip(picked, chosen, strict=True)]
+    if cases.fresh:
+        with vault.transaction():
+            store.store_gate_forms(vault, cases.fresh)
     me = public_identity(vault)
     now = enc.format_time(clock.now())
     # The export names the custody log as it stood when it was made: a signed
@@ -198,12 +298,12 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
     high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
     if profile.kind == "stats":
         data, table_count = _stats(chosen, profile, tables, header, request.format, withheld)
-        for case in chosen:
-            forbidden += withheld_values(case)
+        for case_gate in chosen_forms:
+            forbidden += case_gate.every()
         allowed: set[str] = set()
     else:
         data, allowed = _cases_output(
-            vault, chosen, profile, header, request.format, withheld, forbidden
+            vault, chosen, chosen_forms, profile, header, request.format, withheld, forbidden
         )
         table_count = 0
     # The names of the countries the export writes (the Markdown annex's headings) are
@@ -256,11 +356,12 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
 def _cases_output(
     vault: Vault,
     chosen: list[ExportCase],
+    chosen_forms: list[CaseForms],
     profile: Profile,
     header: dict[str, object],
     fmt: str,
     withheld: Counter[str],
-    forbidden: list[Sensitive],
+    forbidden: list[Gated],
 ) -> tuple[bytes, set[str]]:
     keys: dict[str, bytes] = {}
 
@@ -274,10 +375,16 @@ def _cases_output(
 
     docs: list[dict[str, object]] = []
     allowed: set[str] = set()
-    for case in chosen:
+    for case, case_gate in zip(chosen, chosen_forms, strict=True):
         redacted = redact(case, profile, pseudonymiser(case.org_id))
-        forbidden += redacted.forbidden + note_values(case)
-        allowed.update(fold(v) for v in redacted.kept)
+        by_field = {g.field: g for g in case_gate.record}
+        for value in redacted.forbidden:
+            known = by_field.get(value.field)
+            forbidden.append(known or Gated(value.case_id, value.field, forms(value)))
+        forbidden += case_gate.notes
+        for path, text in zip(redacted.kept_paths, redacted.kept, strict=True):
+            known = by_field.get(path)
+            allowed.add(known.forms.folded if known is not None else fold_digest(text))
         doc = _case_doc(case, redacted.fields, profile)
         if profile.disclose:
             doc["author"] = case.author_key_id

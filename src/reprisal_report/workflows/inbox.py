@@ -323,6 +323,9 @@ def _verify_into(
             received_at=utc_now(),
         ),
     )
+    from reprisal_report.workflows.export import refresh_gate_forms  # the export's own cost
+
+    refresh_gate_forms(vault, manifest.case_id)  # the leak gate's forms of the new content
     evidence.record(vault, manifest.bundle_id, copy.final.name, copy.size)
     for position, (seen, offset) in enumerate(zip(opened.attachments, offsets, strict=True)):
         header = seen.header

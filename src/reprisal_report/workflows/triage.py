@@ -387,6 +387,9 @@ def set_case(vault: Vault, ref: str, change: Change) -> list[str]:
             changed.append("note")
         if any(c.startswith("note") for c in changed):
             _reindex(vault, case_id)
+            from reprisal_report.workflows.export import refresh_gate_forms  # export's cost
+
+            refresh_gate_forms(vault, case_id)  # the leak gate's forms, as the notes changed
         if changed:
             record_event(
                 vault,
