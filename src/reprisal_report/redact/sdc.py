@@ -31,12 +31,10 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linprog  # type: ignore[import-untyped]
-from scipy.sparse import coo_array  # type: ignore[import-untyped]
 
 from reprisal_report.errors import DisclosureRisk, InvalidInput
 
@@ -164,6 +162,22 @@ class _Infeasible(Exception):
         self.variable = variable
 
 
+# scipy is imported when a linear program is first needed: its import takes most of a
+# second, and tables with nothing suppressed need none.
+
+
+def _linprog(*args: object, **kwargs: object) -> object:
+    from scipy.optimize import linprog  # type: ignore[import-untyped]
+
+    return linprog(*args, **kwargs)
+
+
+def _csr(data: object, rows: object, cols: object, shape: tuple[int, int]) -> object:
+    from scipy.sparse import coo_array  # type: ignore[import-untyped]
+
+    return coo_array((data, (rows, cols)), shape=shape).tocsr()
+
+
 def _solve(
     objective: NDArray[np.float64],
     matrix: object,
@@ -171,7 +185,7 @@ def _solve(
     upper: NDArray[np.float64],
 ) -> NDArray[np.float64] | None:
     """One HiGHS solve; the optimal point, or None when infeasible."""
-    result = linprog(
+    result: Any = _linprog(
         objective,
         A_eq=matrix if rhs.size else None,
         b_eq=rhs if rhs.size else None,
@@ -275,7 +289,7 @@ def _component_failures(
             data.append(s)
             row_index.append(r)
             col_index.append(at[n])
-    matrix = coo_array((data, (row_index, col_index)), shape=(len(rows), size)).tocsr()
+    matrix = _csr(data, row_index, col_index, (len(rows), size))
     no_cap = np.full(size, math.inf)
 
     if seed is None:
@@ -523,7 +537,7 @@ class _Repair:
                 rows.extend((r, r))
                 cols.extend((q, size + q))
         shape = (len(group.constraints), 2 * size)
-        self.matrix = coo_array((data, (rows, cols)), shape=shape).tocsr()
+        self.matrix = _csr(data, rows, cols, shape)
         self.rhs = np.zeros(len(group.constraints))
 
     def cells_to_add(self, q: int, reason: _Reason, kinds: Sequence[str | None]) -> list[int]:
@@ -547,7 +561,7 @@ class _Repair:
             upper_q = upper.copy()
             lower_q[q] = upper_q[q] = max(move, 0.0)
             lower_q[size + q] = upper_q[size + q] = max(-move, 0.0)
-            result = linprog(
+            result: Any = _linprog(
                 objective,
                 A_eq=self.matrix,
                 b_eq=self.rhs,

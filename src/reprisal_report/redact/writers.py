@@ -174,21 +174,33 @@ def cases_csv(cases: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> byt
 _MD_SPECIAL: Final = set("\\`*_{}[]<>()#+-.!|~")
 
 
+class _MarkdownTable(dict[int, "str | None"]):
+    """``str.translate`` table of :func:`md_text`, filled one character at a time:
+    line breaks and tabs become spaces, controls and format characters (bidi, zero
+    width) go, Markdown specials are escaped."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        out: str | None = char
+        if char in "\r\n\t":
+            out = " "
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            out = None
+        elif char in _MD_SPECIAL:
+            out = "\\" + char
+        if len(self) >= 1 << 16:  # texts in many scripts: bounded all the same
+            self.clear()
+        self[code] = out
+        return out
+
+
+_MD_TABLE: Final = _MarkdownTable()
+
+
 def md_text(value: object) -> str:
     """Untrusted text as inert Markdown: specials escaped, controls and bidi dropped,
     lines joined with a space."""
-    out: list[str] = []
-    for char in str(value or ""):
-        category = unicodedata.category(char)
-        if char in "\r\n\t":
-            out.append(" ")
-        elif category in ("Cc", "Cf"):
-            continue
-        elif char in _MD_SPECIAL:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-    return " ".join("".join(out).split())
+    return " ".join(str(value or "").translate(_MD_TABLE).split())
 
 
 def country_name(code: str) -> str:
