@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,7 @@ from reprisal_report.relay.config import RelayConfig
 from reprisal_report.relay.keys import KEY_FILE, init_relay, load_relay_key
 from reprisal_report.relay.service import RelayService
 from reprisal_report.transport.relay_client import RelayClient, find_relay_key
+from tests.conftest import Cli
 from tests.integration.relay_fixtures import (  # noqa: F401 - pytest fixtures
     RunningRelay,
     TestOrg,
@@ -282,3 +285,28 @@ def test_tree_head_signature_covers_the_documented_bytes(relay: RunningRelay) ->
     nacl.signing.VerifyKey(relay.org.relay_public_key).verify(message, signature)
     leaf = hashlib.sha256(b"\x00" + bytes.fromhex(receipt.bundle_sha256)).digest()
     assert head["tree_size"] == 1 and head["root_hash"] == leaf.hex()
+
+
+def test_relay_init_names_the_fingerprint_the_coordinator_checks(
+    make_cli: Callable[[str], Cli], tmp_path: Path
+) -> None:
+    operator = make_cli("operator")
+    card = tmp_path / "relay.id"
+    result = operator("relay", "init", "--data", str(tmp_path / "r"), "--card-out", str(card))
+    assert result.exit_code == 0, result.stderr
+    ident = idcard.parse_card(card.read_bytes())
+    assert result.stderr.splitlines()[-1] == (
+        "read its fingerprint to the coordinator (org enroll --fingerprint): " + ident.fingerprint
+    )
+    again = operator(
+        "relay",
+        "init",
+        "--data",
+        str(tmp_path / "r2"),
+        "--card-out",
+        str(tmp_path / "2.id"),
+        "--json",
+    )
+    doc = json.loads(again.stdout)
+    assert set(doc) == {"key_id", "fingerprint", "card", "data"}
+    assert doc["fingerprint"] == idcard.parse_card((tmp_path / "2.id").read_bytes()).fingerprint

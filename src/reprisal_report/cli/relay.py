@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from reprisal_report.cli.output import info
+from reprisal_report.cli.options import JsonOpt
+from reprisal_report.cli.output import emit_json, info
 from reprisal_report.cli.session import write_output_file
 
 relay_app = typer.Typer(
@@ -21,15 +22,22 @@ DataOpt = Annotated[Path, typer.Option("--data", help="The relay's data director
 def relay_init(
     data: DataOpt,
     card_out: Annotated[Path, typer.Option("--card-out", help="Where to write its identity card.")],
+    json_out: JsonOpt = False,
 ) -> None:
     """Create the relay's signing key in DIR and write its identity card."""
     from reprisal_report.workflows.relay_operator import init_relay
 
-    card, key_id = init_relay(data)
+    card, key_id, fingerprint = init_relay(data)
     write_output_file(card_out, card)
+    if json_out:
+        emit_json(
+            {"key_id": key_id, "fingerprint": fingerprint, "card": str(card_out), "data": str(data)}
+        )
+        return
     info(
         f"relay key {key_id} created in {data}; the coordinator enrols {card_out} with 'org enroll'"
     )
+    info(f"read its fingerprint to the coordinator (org enroll --fingerprint): {fingerprint}")
 
 
 @relay_app.command("serve")

@@ -371,7 +371,8 @@ def _has_gps(path: Path) -> bool:
 def _init_relay(data_dir: Path) -> tuple[bytes, str]:
     from reprisal_report.workflows.relay_operator import init_relay
 
-    return init_relay(data_dir)
+    card, kid, _ = init_relay(data_dir)
+    return card, kid
 
 
 def _write_audit_files(c: Vault, work: Path) -> None:

@@ -10,12 +10,14 @@ from reprisal_report.identity.fingerprint import key_id
 MIB = 1024 * 1024
 
 
-def init_relay(data_dir: Path) -> tuple[bytes, str]:
+def init_relay(data_dir: Path) -> tuple[bytes, str, str]:
+    """Make the relay's key in ``data_dir``: (identity card, key id, fingerprint)."""
     from reprisal_report.identity.idcard import parse_card
     from reprisal_report.relay.keys import init_relay as make
 
     card = make(data_dir)
-    return card, key_id(parse_card(card).signing_key)
+    ident = parse_card(card)
+    return card, key_id(ident.signing_key), ident.fingerprint
 
 
 def serve(
