@@ -30,6 +30,7 @@ EVENT_ROLES: dict[str, frozenset[str] | None] = {
     "org-enrolled": COORDINATOR,
     "org-revoked": COORDINATOR,
     "org-renewed": COORDINATOR,
+    "org-relays-changed": COORDINATOR,
     "org-root-rotated": COORDINATOR,
     # received cases
     "received": COORDINATOR,

@@ -179,6 +179,8 @@ def show(
         )
         stdout_line(f"  root fingerprint: {doc['root_fingerprint']}")
         stdout_line(f"  this profile: {doc['this_profile']}")
+        for url in doc["relays"]:
+            stdout_line(f"  relay {url}")
         for m in doc["members"]:
             stdout_line(f"  {m['status']:8} {m['role']:12} {m['key_id']}  {m['label']}")
 
@@ -305,6 +307,43 @@ def renew(
     with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
         card = coordinator.renew(vault, valid_days)
     info(f"card version {card.version}, valid until {card.expires}")
+
+
+@app.command("relays")
+def relays(
+    ctx: typer.Context,
+    add: Annotated[
+        list[str] | None,
+        typer.Option("--add", help="A relay URL to list (repeatable).", show_default=False),
+    ] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove", help="A listed relay URL to drop (repeatable).", show_default=False
+        ),
+    ] = None,
+    valid_days: DaysOpt = 90,
+    home: HomeOpt = None,
+    passphrase_file: PassFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change the relay URLs the org card lists: a new card version (coordinator)."""
+    from reprisal_report.errors import InvalidInput
+    from reprisal_report.workflows import coordinator
+
+    if not add and not remove:
+        raise InvalidInput("name a relay URL with --add or --remove")
+    with writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault:
+        card = coordinator.set_relays(vault, add or [], remove or [], valid_days)
+    if json_out:
+        emit_json({"version": card.version, "relays": list(card.relays)})
+        return
+    info(
+        f"card version {card.version} lists {len(card.relays)} relay(s); hand it out with "
+        "'org card --out FILE' and 'org publish'"
+    )
+    for url in card.relays:
+        stdout_line(url)
 
 
 @app.command("rotate-root")

@@ -65,10 +65,7 @@ def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> O
     if first_non_printing(name) is not None:
         raise InvalidInput("the org name holds a control or other non-printing character")
     for url in relays:
-        if not url.startswith(("https://", "http://")) or first_non_printing(url) is not None:
-            raise InvalidInput(
-                f"relay URL must start with https:// or http:// and be printable: {visible(url)}"
-            )
+        _check_relay_url(url)
     root = nacl.signing.SigningKey.generate()
     org_id = key_id(bytes(root.verify_key))
     me = public_identity(vault)
@@ -93,6 +90,40 @@ def create_org(vault: Vault, name: str, relays: list[str], valid_days: int) -> O
         relays=tuple(relays),
     )
     return _issue(vault, card, [root], "org-created", new_root=root)
+
+
+def _check_relay_url(url: str) -> None:
+    if not url.startswith(("https://", "http://")) or first_non_printing(url) is not None:
+        raise InvalidInput(
+            f"relay URL must start with https:// or http:// and be printable: {visible(url)}"
+        )
+    if len(url) > 2048:
+        raise InvalidInput("a relay URL is at most 2048 characters")
+
+
+def set_relays(vault: Vault, add: list[str], remove: list[str], valid_days: int) -> OrgCard:
+    """Issue a new card version whose relay list gains ``add`` and loses ``remove``
+    (in that order, kept in the order first listed). Nothing changes, and no version is
+    issued, when a URL to remove is not listed or the list would stay the same."""
+    org = own_org(vault)
+    card = org.signed.card
+    for url in add:
+        _check_relay_url(url)
+    relays = list(card.relays)
+    for url in remove:
+        if url not in relays:
+            raise InvalidInput(
+                f"the card lists no relay {visible(url)}",
+                hint="'reprisal-report org show' lists the card's relays",
+            )
+        relays.remove(url)
+    relays += [url for url in dict.fromkeys(add) if url not in relays]
+    if relays == list(card.relays):
+        raise InvalidInput("the card already lists exactly these relays: no new version issued")
+    now = now_utc()
+    new = card.next_version(now, now + _valid_days(valid_days), relays=tuple(relays))
+    root = pinning.root_signing_key(vault, org.org_id)
+    return _issue(vault, new, [root], "org-relays-changed")
 
 
 def current_card(vault: Vault) -> bytes:
