@@ -504,19 +504,34 @@ def query(
         ).fetchone()[0]
     )
     columns = ", ".join(f"t.{c.strip()}" for c in CASE_COLUMNS.split(","))
+    if total == 0 or offset >= total:
+        return [], total
     if limit is None and not offset:
         sql = f"SELECT {columns} FROM triage_cases t{where}{order}"  # noqa: S608
     else:
         # A page: its rows are chosen first (the sort keeps rowids, which an index can
         # give without reading a row), then only those rows are read, in the same order
         # (the sort column, then the unique case id: one order whatever the plan).
+        wanted = offset + (limit if limit is not None else total)
         page = f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
+        inner = order
+        if where and total * total < wanted * _table_size(vault):
+            # Few matches: walking the sort column's index would read about
+            # wanted * size / total rows before the page is full, more than sorting the
+            # matches found through the filter's index; a unary + keeps SQLite from
+            # walking it (the order itself is the same).
+            inner = f" ORDER BY +t.{column} {direction}, +t.case_id {direction}"
         sql = (
             f"SELECT {columns} FROM triage_cases t WHERE t.rowid IN ("  # noqa: S608
-            f"SELECT t.rowid FROM triage_cases t{where}{order}{page}){order}"
+            f"SELECT t.rowid FROM triage_cases t{where}{inner}{page}){order}"
         )
     rows = vault.conn.execute(sql, params).fetchall()
     return [TriageCase(*r) for r in rows], total
+
+
+def _table_size(vault: Vault) -> int:
+    """About how many triage rows there are (the largest rowid: one index step)."""
+    return int(vault.conn.execute("SELECT max(rowid) FROM triage_cases").fetchone()[0] or 0)
 
 
 def flags_for(vault: Vault, case_ids: Sequence[str]) -> dict[str, tuple[bool, bool]]:
