@@ -25,6 +25,11 @@ from reprisal_report.errors import CorruptVault, OperationalError
 from reprisal_report.vault.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
+# Decrypted pages kept per connection, in KiB (a negative cache_size): enough for the
+# triage rows and their indexes of a vault of 100,000 cases, so a working session reads
+# and decrypts each page once (SQLCipher's default, 8 MiB, holds a quarter of them).
+# Memory grows only with the pages a command reads: docs/benchmarks.md.
+CACHE_KIB = 64 * 1024
 
 
 def _corrupt() -> CorruptVault:
@@ -70,6 +75,7 @@ class Vault:
             conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except sqlcipher3.DatabaseError as exc:
             conn.close()
             raise _corrupt() from exc
