@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reprisal_report.redact.leakgate import FORMS_VERSION
+from reprisal_report.redact.leakgate import FORMS_VERSION, STORED_SHAPE
 from reprisal_report.vault import export as store
 from reprisal_report.workflows.profile import open_profile
 from tests.conftest import PASSPHRASE, Cli
@@ -69,7 +69,7 @@ def test_import_keeps_each_case_s_forms(world: World) -> None:
     rows = _rows(world)
     assert set(rows) == {world.ids["secret"], world.ids["public"]}
     for source, version, forms in rows.values():
-        assert version == FORMS_VERSION and forms.count("\x06") == 1
+        assert version == FORMS_VERSION and STORED_SHAPE.fullmatch(forms)
         assert "\n" not in source  # no notes yet: the latest bundle alone
 
 
@@ -136,7 +136,7 @@ def test_a_stale_or_missing_row_cannot_let_a_value_through(
             _sql(
                 world,
                 "UPDATE export_gate_forms SET forms = ? WHERE case_id = ?",
-                json.dumps([[], []]),
+                "1\x05victims[0].name",  # a field and nothing else
                 secret,
             )
     _refused_for_the_note(world, tmp_path, damage.replace(" ", "-"))

@@ -380,11 +380,34 @@ def test_the_forms_version_names_the_rules() -> None:
 
 
 def test_forms_give_the_same_gate_as_the_values() -> None:
-    from reprisal_report.redact.leakgate import Gated, forms
+    from reprisal_report.redact.leakgate import Gated, Stored, forms, forms_text, without
 
     public = ["Burundi"]
-    by_forms = LeakGate([Gated(v.case_id, v.field, forms(v)) for v in PINNED], public_words=public)
-    by_values = LeakGate(PINNED, public_words=public)
-    for text in ("JOSE NUNEZ", "lukasz oster dorde", "ana", "+257 79 000 000", "Burundi"):
+    gated = [Gated(v.case_id, v.field, forms(v)) for v in PINNED]
+    # Two cases: the first by its kept text, the second value by value.
+    first = [Gated("a", g.field, g.forms) for g in gated[:6]]
+    stored = Stored("a", forms_text(first[:4], first[4:]))
+    assert stored.values() == first
+    mixed = [stored, *(Gated("b", g.field, g.forms) for g in gated[6:])]
+    plain = [Sensitive("a", v.field, v.value, v.kind) for v in PINNED[:6]]
+    plain += [Sensitive("b", v.field, v.value, v.kind) for v in PINNED[6:]]
+    gates = [
+        LeakGate(gated, public_words=public),
+        LeakGate(mixed, public_words=public),
+        LeakGate(PINNED, public_words=public),
+    ]
+    reference = LeakGate(plain, public_words=public)
+    assert len(gates[1]) == len(reference) == len(PINNED)
+    texts = ["JOSE NUNEZ", "lukasz oster dorde", "ana", "+257 79 000 000", "Burundi", "none"]
+    texts.append("; ".join(texts))
+    for text in texts:
         data = text.encode("utf-8")
-        assert by_forms.scan(data) == by_values.scan(data)
+        assert gates[1].scan(data) == reference.scan(data)
+        assert [leak.field for leak in gates[0].scan(data)] == [
+            leak.field for leak in gates[2].scan(data)
+        ]
+    # Allowed forms (a value left as it is) are taken out of a kept text as of a value.
+    allowed = {gated[0].forms.folded}
+    left = without(mixed, allowed)
+    assert len(LeakGate(left)) == len(PINNED) - 1
+    assert LeakGate(left).scan(b"JOSE NUNEZ") == []

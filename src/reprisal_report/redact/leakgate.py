@@ -123,13 +123,15 @@ def decode(text: str) -> str:
 # word view and end fields in the field view; the joined views remove them between
 # two letters. Plain replacements for the ASCII ones, one rarely matching regex for
 # the others (both far faster than a translate table over mixed-script text).
+_DASHES: Final = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d"
+# One character class (a fast scan), the replacement told apart by the character.
 _OTHER_MARKUP: Final = re.compile(
-    "([\u2010-\u2015\u2212\u2043\ufe63\uff0d])|[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]"
+    "[\u2010-\u2015\u2212\u2043\ufe63\uff0d\x0b\x0c\x1c-\x1f\x85\u2028\u2029]"
 )
 
 
 def _other_markup(match: re.Match[str]) -> str:
-    return "^" if match.group(1) is not None else "|"
+    return "^" if match.group() in _DASHES else "|"
 
 
 _NON_ASCII: Final = re.compile(r"([^\x00-\x7f]+)")
@@ -584,6 +586,65 @@ def _chosen(value_forms: Forms, public: frozenset[str]) -> list[str]:
     return always.split(_SEPARATOR)
 
 
+# --- forms as the vault keeps them -----------------------------------------------------
+
+# The text of one case's forms: how many of its values are its record's (the rest are
+# its notes'), then for each value its field path, fold digest, words and its two
+# encoded pattern lists, \x05 before each. Folding removes every control character
+# (FIELD aside), so no part holds a separator; a text of any other shape is refused.
+_ITEM: Final = "\x05"
+_PART: Final = "[^\x03-\x05]"
+_LIST: Final = f"(?:[pcfslthd]{_PART}+(?:\x03[pcfslthd]{_PART}+)*)?"
+_ONE: Final = f"\x05[a-z_0-9.\\[\\]]+\x05[0-9a-f]{{32}}\x05{_PART}*\x05{_LIST}\x05{_LIST}"
+STORED_SHAPE: Final = re.compile(f"(?:0|[1-9][0-9]{{0,5}})(?:{_ONE})*")
+
+
+class Stored(NamedTuple):
+    """Every value of one case by the text of its forms (:func:`forms_text`): what an
+    export gives the gate for a case that does not leave, without unpacking it."""
+
+    case_id: str
+    text: str
+
+    def items(self) -> list[str]:
+        return self.text.split(_ITEM)
+
+    def values(self) -> list[Gated]:
+        """Its values, record first, as :class:`Gated` (field order)."""
+        items = self.items()
+        return [
+            Gated(self.case_id, items[at], Forms(*items[at + 1 : at + 5]))
+            for at in range(1, len(items), 5)
+        ]
+
+
+def forms_text(record: Iterable[Gated], notes: Iterable[Gated]) -> str:
+    """The text the vault keeps for a case's forms."""
+    parts: list[str] = []
+    count = 0
+    for value in record:
+        parts += (value.field, *value.forms)
+        count += 1
+    for value in notes:
+        parts += (value.field, *value.forms)
+    text = _ITEM.join([str(count), *parts])
+    if not STORED_SHAPE.fullmatch(text):  # pragma: no cover - folded text has no controls
+        raise InvalidInput("leak gate: forms hold a control character")
+    return text
+
+
+def forms_from_text(case_id: str, text: str) -> tuple[list[Gated], list[Gated]]:
+    """A case's (record, notes) forms from the kept text; ValueError if it is not of
+    the shape :func:`forms_text` writes (the caller computes them again)."""
+    if not STORED_SHAPE.fullmatch(text):
+        raise ValueError("not gate forms")
+    values = Stored(case_id, text).values()
+    count = int(text[: text.find(_ITEM)] if _ITEM in text else text)
+    if count > len(values):
+        raise ValueError("not gate forms")
+    return values[:count], values[count:]
+
+
 def patterns(value: Sensitive, public: frozenset[str] = frozenset()) -> list[Pattern]:
     """What the gate looks for on behalf of ``value`` (``public``: the forms of the
     public words, see :class:`LeakGate`). An empty list means nothing of the value can
@@ -692,34 +753,69 @@ class LeakGate:
     """
 
     def __init__(
-        self, values: Iterable[Sensitive | Gated], *, public_words: Iterable[str] = ()
+        self,
+        values: Iterable[Sensitive | Gated | Stored],
+        *,
+        public_words: Iterable[str] = (),
+        _public: frozenset[str] | None = None,
     ) -> None:
-        self.public: Final = vocabulary_words() | {f for w in public_words if (f := form(w))}
+        if _public is None:
+            _public = vocabulary_words() | {f for w in public_words if (f := form(w))}
+        self.public: Final = _public
         self._word = _Matcher()
         self._field = _Matcher()
         self._digits = _Matcher()
         views = {"word": self._word, "field": self._field, "digits": self._digits}
         matchers = {code: views[view] for code, view in _CODE_VIEWS.items()}
         self._where: list[tuple[str, str]] = []
+        self._stored: list[Sensitive | Gated | Stored] | None = None
+        self._count = 0
+        bulk: set[str] = set()
         # Millions of small containers are made and all stay alive: the cyclic
         # collector would walk them again and again for nothing.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for index, value in enumerate(values):
+            listed = list(values)
+            for value in listed:
+                if isinstance(value, Stored):
+                    self._count += self._add_stored(value, bulk)
+                    continue
+                index = len(self._where)
                 self._where.append((value.case_id, value.field))
                 value_forms = value.forms if isinstance(value, Gated) else forms(value)
                 for item in _chosen(value_forms, self.public):
                     if item:
                         matchers[item[0]].add(item[1:], index)
+            if len(self._where) < len(listed):
+                # A case's values by its kept text: their patterns are matched as the
+                # others are, and only when one is found is the gate built again
+                # value by value, to name them (:meth:`scan`).
+                self._stored = listed
+                bulk.discard("")
+                for item in bulk:
+                    matchers[item[0]].add(item[1:], _STORED_HIT)
             for matcher in views.values():
                 matcher.build()
         finally:
             if collecting:
                 gc.enable()
 
+    def _add_stored(self, stored: Stored, bulk: set[str]) -> int:
+        """Add the patterns of a case's kept values to ``bulk``; how many values."""
+        items = stored.items()
+        words, always, unless = items[3::5], items[4::5], items[5::5]
+        bulk.update(_SEPARATOR.join(always).split(_SEPARATOR))
+        if self.public.isdisjoint(words):
+            bulk.update(_SEPARATOR.join(unless).split(_SEPARATOR))
+        else:
+            for value_words, value_unless in zip(words, unless, strict=True):
+                if value_unless and value_words not in self.public:
+                    bulk.update(value_unless.split(_SEPARATOR))
+        return len(always)
+
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._where) + self._count
 
     def scan(self, data: bytes) -> list[Leak]:
         """The values found in ``data`` (the export's bytes, UTF-8): distinct (case,
@@ -737,6 +833,9 @@ class LeakGate:
                 self._word.scan(window, found)
         if self._field.active:
             self._field.scan(field_view(flat), found)
+        if found and self._stored is not None:
+            # Something was found: the same gate value by value names what.
+            return LeakGate(_unpacked(self._stored), _public=self.public).scan(data)
         leaks: list[Leak] = []
         seen: set[tuple[str, str]] = set()
         for index in sorted(found):
@@ -769,6 +868,37 @@ class LeakGate:
                 last = until
             pieces.append(flat[last : len(flat) if right < 0 else right])
             yield word_view("".join(pieces))
+
+
+_STORED_HIT: Final = -1  # the index of every pattern of a Stored value
+
+
+def _unpacked(values: Iterable[Sensitive | Gated | Stored]) -> Iterator[Sensitive | Gated]:
+    for value in values:
+        if isinstance(value, Stored):
+            yield from value.values()
+        else:
+            yield value
+
+
+def without(
+    values: Iterable[Sensitive | Gated | Stored], allowed: set[str]
+) -> list[Sensitive | Gated | Stored]:
+    """The values but those whose fold digest is in ``allowed`` (the forms of values
+    that left as they are for an exported case)."""
+    out: list[Sensitive | Gated | Stored] = []
+    for value in values:
+        if isinstance(value, Stored):
+            if allowed.isdisjoint(value.items()[2::5]):
+                out.append(value)
+            else:
+                out += [v for v in value.values() if v.forms.folded not in allowed]
+        elif isinstance(value, Gated):
+            if value.forms.folded not in allowed:
+                out.append(value)
+        elif fold_digest(value.value) not in allowed:
+            out.append(value)
+    return out
 
 
 def check(gate: LeakGate, data: bytes) -> None:

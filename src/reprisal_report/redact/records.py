@@ -19,7 +19,13 @@ from reprisal_report.model.case import is_sensitive as _is_sensitive
 from reprisal_report.model.case import iter_fields
 from reprisal_report.model.case import path_pattern as _path_pattern
 from reprisal_report.redact import profiles
-from reprisal_report.redact.leakgate import Forms, Gated, Sensitive, forms
+from reprisal_report.redact.leakgate import (
+    Gated,
+    Sensitive,
+    forms,
+    forms_from_text,
+    forms_text,
+)
 from reprisal_report.redact.profiles import Profile
 
 KIND_OF: Final = {
@@ -128,16 +134,33 @@ _STEP = re.compile(r"([a-z_]+)|\[([0-9]+)\]")
 def path_steps(path: str) -> list[str | int]:
     """``victims[0].aliases[1]`` -> ``["victims", 0, "aliases", 1]`` (the grammar of
     ``model.case.iter_fields``)."""
-    return [m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path)]
+    return list(_steps(path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _steps(path: str) -> tuple[str | int, ...]:
+    return tuple(m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path))
+
+
+@functools.lru_cache(maxsize=8192)
+def _plan(path: str) -> tuple[tuple[tuple[str | int, bool], ...], str | int]:
+    """The steps of a path to its leaf's parent, each with whether the next step is a
+    name (the node made there is a mapping, else a list's index map), and the leaf."""
+    steps = _steps(path)
+    inner = tuple((step, isinstance(nxt, str)) for step, nxt in itertools.pairwise(steps))
+    return inner, steps[-1]
 
 
 def _set(doc: dict[str, Any], path: str, value: object) -> None:
     """Set a leaf by its field path; lists are built as index -> item maps first."""
-    steps = path_steps(path)
+    inner, leaf = _plan(path)
     node: Any = doc
-    for step, nxt in itertools.pairwise(steps):
-        node = node.setdefault(step, {} if isinstance(nxt, str) else {"__list__": True})
-    node[steps[-1]] = value
+    for step, named in inner:
+        child = node.get(step)
+        if child is None:
+            child = node[step] = {} if named else {"__list__": True}
+        node = child
+    node[leaf] = value
 
 
 def _lists(node: Any) -> Any:
@@ -245,43 +268,11 @@ def case_forms(case: ExportCase) -> CaseForms:
     )
 
 
-# The stored text of a case's forms: the record's values, then \x06, then the notes';
-# values \x04 apart; in each, \x05 between field path, fold digest, words and the two
-# encoded pattern lists. Folding removes every control character (FIELD aside), so no
-# part can hold a separator; a row of any other shape is computed again.
-_PART, _VALUE, _ITEM = "\x06", "\x04", "\x05"
-_NO_SEPARATOR: Final = "[^\x03-\x06]"
-_ENCODED: Final = f"(?:[pcfslthd]{_NO_SEPARATOR}+(?:\x03[pcfslthd]{_NO_SEPARATOR}+)*)?"
-_ONE: Final = f"[a-z_0-9.\\[\\]]+\x05[0-9a-f]{{32}}\x05{_NO_SEPARATOR}*\x05{_ENCODED}\x05{_ENCODED}"
-_SIDE: Final = f"(?:{_ONE}(?:\x04{_ONE})*)?"
-STORED: Final = re.compile(f"{_SIDE}\x06{_SIDE}")
+def case_text(case: CaseForms) -> str:
+    """The text the vault keeps for a case's forms (``leakgate.forms_text``)."""
+    return forms_text(case.record, case.notes)
 
 
-def forms_text(case: CaseForms) -> str:
-    """The text the vault keeps for a case's forms (:func:`forms_from_text` reads it)."""
-    text = _PART.join(
-        _VALUE.join(_ITEM.join((g.field, *g.forms)) for g in part)
-        for part in (case.record, case.notes)
-    )
-    if not STORED.fullmatch(text):  # pragma: no cover - folded text holds no separator
-        raise ValueError("gate forms hold a separator")
-    return text
-
-
-def forms_from_text(case_id: str, text: str) -> CaseForms:
-    """The forms as stored; ValueError if the text is not of the shape
-    :func:`forms_text` writes (the caller computes them again)."""
-    if not STORED.fullmatch(text):
-        raise ValueError("not gate forms")
-    record, notes = text.split(_PART)
-    return CaseForms(_side(case_id, record), _side(case_id, notes))
-
-
-def _side(case_id: str, text: str) -> list[Gated]:
-    if not text:
-        return []
-    out: list[Gated] = []
-    for value in text.split(_VALUE):
-        path, folded, words, always, unless_public = value.split(_ITEM)
-        out.append(Gated(case_id, path, Forms(folded, words, always, unless_public)))
-    return out
+def case_from_text(case_id: str, text: str) -> CaseForms:
+    """A case's forms from the kept text; ValueError if it is not of that shape."""
+    return CaseForms(*forms_from_text(case_id, text))

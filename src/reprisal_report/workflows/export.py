@@ -21,11 +21,14 @@ from reprisal_report.model import triage as rules
 from reprisal_report.redact import minisign, profiles, verify, writers
 from reprisal_report.redact.leakgate import (
     FORMS_VERSION,
+    STORED_SHAPE,
     Gated,
     LeakGate,
+    Stored,
     check,
     fold_digest,
     forms,
+    without,
 )
 from reprisal_report.redact.profiles import Profile
 from reprisal_report.redact.pseudonym import pseudonym
@@ -35,8 +38,8 @@ from reprisal_report.redact.records import (
     Parsed,
     Selection,
     case_forms,
-    forms_from_text,
-    forms_text,
+    case_from_text,
+    case_text,
     redact,
     select,
 )
@@ -135,10 +138,10 @@ class _Cases:
         self.kept = store.gate_rows(vault)
         self.bundles: dict[str, store.BundleRow] = {}
         self.fresh: _Fresh = []  # forms computed now, to keep
-        self.stored = {row.case_id: self._current(row) for row in self.rows}
-        self.kept = {}  # decoded: the texts are not needed again
+        self.texts = {row.case_id: self._current(row) for row in self.rows}
+        self.kept = {}  # checked: the rows are not needed again
         # The cases whose forms must be computed now read their records.
-        self.fetch([row for row in self.rows if self.stored[row.case_id] is None])
+        self.fetch([row for row in self.rows if self.texts[row.case_id] is None])
 
     def fetch(self, rows: Sequence[store.TriageRow]) -> None:
         wanted = [r.bundle_id for r in rows if r.bundle_id not in self.bundles]
@@ -160,8 +163,8 @@ class _Cases:
             status=row.status,
             risk=row.risk,
             consent=row.consent,
-            record=Parsed(lambda: self.bundle(row).record),
-            salts=Parsed(lambda: self.bundle(row).salts),
+            record=bundle.record if bundle else Parsed(lambda: self.bundle(row).record),
+            salts=bundle.salts if bundle else Parsed(lambda: self.bundle(row).salts),
             manifest=bundle.manifest if bundle else b"",
             signature=bundle.signature if bundle else b"",
             author_key_id=bundle.author_key_id if bundle else "",
@@ -173,24 +176,32 @@ class _Cases:
     def source(self, row: store.TriageRow) -> str:
         return store.gate_source(row.bundle_id, self.notes.get(row.case_id, ()))
 
-    def _current(self, row: store.TriageRow) -> CaseForms | None:
-        """The kept forms, only if computed from this very content and normalisation."""
+    def _current(self, row: store.TriageRow) -> str | None:
+        """The kept forms' text, only if computed from this very content and
+        normalisation, and of the shape this release writes."""
         kept = self.kept.get(row.case_id)
         if kept is None or kept[1] != FORMS_VERSION or kept[0] != self.source(row):
             return None
-        try:
-            return forms_from_text(row.case_id, kept[2])
-        except ValueError:
-            return None  # not the shape this release writes: computed again
+        return kept[2] if STORED_SHAPE.fullmatch(kept[2]) else None
+
+    def text(self, row: store.TriageRow, case: ExportCase) -> str:
+        found = self.texts.get(row.case_id)
+        if found is None:
+            found = case_text(case_forms(case))
+            self.fresh.append((row.case_id, self.source(row), FORMS_VERSION, found))
+            self.texts[row.case_id] = found
+        return found
+
+    def every(self, row: store.TriageRow, case: ExportCase) -> Stored:
+        """Every sensitive value of the case, for the gate."""
+        return Stored(row.case_id, self.text(row, case))
 
     def forms(self, row: store.TriageRow, case: ExportCase) -> CaseForms:
-        found = self.stored.get(row.case_id)
-        if found is None:
-            found = case_forms(case)
-            text = forms_text(found)
-            self.fresh.append((row.case_id, self.source(row), FORMS_VERSION, text))
-            self.stored[row.case_id] = found
-        return found
+        """The case's forms value by value."""
+        try:
+            return case_from_text(row.case_id, self.text(row, case))
+        except ValueError:  # pragma: no cover - the text was checked or just made
+            return case_forms(case)
 
 
 def refresh_gate_forms(vault: Vault, case_id: str) -> None:
@@ -215,7 +226,7 @@ def refresh_gate_forms(vault: Vault, case_id: str) -> None:
         received_at="",
         notes=tuple(notes),
     )
-    text = forms_text(case_forms(case))
+    text = case_text(case_forms(case))
     with vault.transaction():
         store.store_gate_forms(
             vault, [(case_id, store.gate_source(bundle_id, notes), FORMS_VERSION, text)]
@@ -240,14 +251,14 @@ def _case_doc(case: ExportCase, fields: dict[str, object], profile: Profile) -> 
 
 
 def _gate(
-    forbidden: Sequence[Gated], allowed: set[str], data: bytes, public: Sequence[str] = ()
+    forbidden: Sequence[Gated | Stored], allowed: set[str], data: bytes, public: Sequence[str] = ()
 ) -> int:
     # A value that left as it is for one exported case (the same person, named with
     # consent) is not a leak when it appears; every other sensitive value of the whole
     # vault is.
-    values = [g for g in forbidden if g.forms.folded not in allowed] if allowed else forbidden
-    check(LeakGate(values, public_words=public), data)
-    return len(values)
+    gate = LeakGate(without(forbidden, allowed) if allowed else forbidden, public_words=public)
+    check(gate, data)
+    return len(gate)
 
 
 def export(vault: Vault, request: ExportRequest) -> ExportResult:
@@ -263,7 +274,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         cases.fetch(cases.rows)  # selecting reads every record
     withheld: Counter[str] = Counter({r: 0 for r in WITHHELD_REASONS})
     picked: list[store.TriageRow] = []
-    forbidden: list[Gated] = []
+    forbidden: list[Gated | Stored] = []
     for row in cases.rows:
         case = cases.case(row, full=False)
         reason = select(case, profile, selection)
@@ -271,10 +282,11 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
             picked.append(row)
         else:
             withheld[reason] += 1
-            forbidden += cases.forms(row, case).every()
+            forbidden.append(cases.every(row, case))
     cases.fetch(picked)
     chosen = [cases.case(row, full=True) for row in picked]
-    chosen_forms = [cases.forms(row, case) for row, case in zip(picked, chosen, strict=True)]
+    for row, case in zip(picked, chosen, strict=True):
+        cases.text(row, case)  # computed now if not kept
     if cases.fresh:
         with vault.transaction():
             store.store_gate_forms(vault, cases.fresh)
@@ -298,10 +310,10 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
     high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
     if profile.kind == "stats":
         data, table_count = _stats(chosen, profile, tables, header, request.format, withheld)
-        for case_gate in chosen_forms:
-            forbidden += case_gate.every()
+        forbidden += [cases.every(r, c) for r, c in zip(picked, chosen, strict=True)]
         allowed: set[str] = set()
     else:
+        chosen_forms = [cases.forms(r, c) for r, c in zip(picked, chosen, strict=True)]
         data, allowed = _cases_output(
             vault, chosen, chosen_forms, profile, header, request.format, withheld, forbidden
         )
@@ -361,7 +373,7 @@ def _cases_output(
     header: dict[str, object],
     fmt: str,
     withheld: Counter[str],
-    forbidden: list[Gated],
+    forbidden: list[Gated | Stored],
 ) -> tuple[bytes, set[str]]:
     keys: dict[str, bytes] = {}
 
