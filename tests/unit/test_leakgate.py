@@ -388,7 +388,7 @@ def test_forms_give_the_same_gate_as_the_values() -> None:
     first = [Gated("a", g.field, g.forms) for g in gated[:6]]
     stored = Stored("a", forms_text(first[:4], first[4:]))
     assert stored.values() == first
-    mixed = [stored, *(Gated("b", g.field, g.forms) for g in gated[6:])]
+    mixed: list[Gated | Stored] = [stored, *(Gated("b", g.field, g.forms) for g in gated[6:])]
     plain = [Sensitive("a", v.field, v.value, v.kind) for v in PINNED[:6]]
     plain += [Sensitive("b", v.field, v.value, v.kind) for v in PINNED[6:]]
     gates = [
