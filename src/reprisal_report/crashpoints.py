@@ -26,6 +26,7 @@ POINTS = frozenset(
         "push.after-upload",
         "push.before-purge",
         "pull.after-import",
+        "pull.before-receipts",
     }
 )
 

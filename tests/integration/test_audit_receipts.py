@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from reprisal_report.crashpoints import CRASH_ENV, POINTS
 from reprisal_report.protocol.receipts import TreeHead, sign_tree_head
 from reprisal_report.relay.keys import load_relay_key
 from reprisal_report.workflows.profile import open_profile
-from tests.conftest import PASSPHRASE, Cli
+from tests.conftest import PASSPHRASE, Cli, run_subprocess
 from tests.integration import test_sync_cli as sync
 from tests.integration.enrolment import enroll_args
 from tests.integration.test_sync_cli import World
@@ -202,3 +203,16 @@ def test_a_changed_pulled_receipt_fails_verify_receipts(world: World) -> None:
     doc = json.loads(result.stdout)
     failed = [(i["kind"], i["reason"]) for i in doc["items"] if i["status"] == "failed"]
     assert failed == [("receipt", "relay receipt: the inclusion proof does not verify")]
+
+
+def test_a_pull_killed_before_its_receipts_keeps_them_on_the_next_pull(world: World) -> None:
+    _push(world, 2)
+    assert "pull.before-receipts" in POINTS
+    env = {**world.coordinator.env, CRASH_ENV: "pull.before-receipts"}
+    killed = run_subprocess(["sync", "pull", "--from", world.relay.url, "--json"], env)
+    assert killed.returncode == -9, killed.stderr.decode()
+    # Imported and acknowledged, but no receipt yet.
+    assert len(world.inbox_ids()) == 2 and _pulled(world) == {}
+    doc = _pull(world)
+    assert (doc["imported"], doc["receipts"]) == (0, 2)
+    assert len(_pulled(world)) == 2

@@ -505,8 +505,12 @@ def pull(
     client, relay_key, head = _relay_client(vault, source, proxy, connections)
     try:
         head = _check_log(vault, client, relay_key, head)
-        listed = _pull_relay(vault, client, report, on_bundle, connections)
+        listed, advance_cursor = _pull_relay(vault, client, report, on_bundle, connections)
+        # The cursor moves past the settled entries only once their receipts are kept:
+        # a run stopped before (a network failure, a proof that does not verify) lists
+        # them again next time and asks again.
         _keep_receipts(vault, client, relay_key, head, listed, report)
+        advance_cursor()
     finally:
         client.close()
     return report
@@ -532,9 +536,9 @@ def _pull_relay(
     report: DeliveryReport,
     on_bundle: Callable[[str], None] | None,
     connections: int = IN_FLIGHT,
-) -> list[BundleEntry]:
+) -> tuple[list[BundleEntry], Callable[[], None]]:
     """Collect what this coordinator has not acknowledged yet, oldest first; return
-    every entry the relay listed.
+    every entry the relay listed and the function that moves the cursor past them.
 
     Acknowledgements are per coordinator: acknowledging tells the relay that this
     coordinator has the bundle; the relay deletes the bytes only when every active
@@ -631,10 +635,13 @@ def _pull_relay(
         if entry.sha256 not in settled:
             break
         new_cursor = entry.index
-    if new_cursor != cursor:
-        with vault.transaction():
-            vault.set_meta(cursor_name, str(new_cursor))
-    return listed
+
+    def advance() -> None:
+        if new_cursor != cursor:
+            with vault.transaction():
+                vault.set_meta(cursor_name, str(new_cursor))
+
+    return listed, advance
 
 
 def _keep_receipts(
@@ -664,6 +671,7 @@ def _keep_receipts(
     entries = [e for e in listed if e.sha256 in wanted]
     if not entries:
         return
+    crash_point("pull.before-receipts")
     if max(e.index for e in entries) >= head.tree_size:
         # Listed after the head was taken: a newer head, proven consistent, covers them.
         head = _check_log(vault, client, relay_key)
