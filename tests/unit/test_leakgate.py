@@ -409,5 +409,7 @@ def test_forms_give_the_same_gate_as_the_values() -> None:
     # Allowed forms (a value left as it is) are taken out of a kept text as of a value.
     allowed = {gated[0].forms.folded}
     left = without(mixed, allowed)
+    assert isinstance(left[0], Stored)  # still one text, less the allowed value
+    assert left[0].values() == [g for g in first if g.forms.folded not in allowed]
     assert len(LeakGate(left)) == len(PINNED) - 1
     assert LeakGate(left).scan(b"JOSE NUNEZ") == []

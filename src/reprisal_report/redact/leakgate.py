@@ -54,7 +54,8 @@ PHONE_DIGITS: Final = 6  # a contact's digit run is gated from this many digits
 PHONE_TAIL: Final = 8  # longer numbers are gated by their last 8 digits
 PHONE_MAX: Final = 15  # E.164: a longer run holds several numbers
 PREFIX_DIGITS: Final = 5  # a shorter number may follow this many more digits (country code)
-ANCHOR: Final = 24  # longer patterns enter the automaton by this many characters
+ANCHOR: Final = 48  # longer patterns enter the automaton by this many characters (about
+# six words: a shorter start is shared by many sentences, each a check at every hit)
 _DECODE_ROUNDS: Final = 3
 
 FIELD: Final = "\x01"  # field view: a punctuation run (fold never outputs controls)
@@ -609,6 +610,18 @@ class Stored(NamedTuple):
     def items(self) -> list[str]:
         return self.text.split(_ITEM)
 
+    def without(self, allowed: set[str]) -> Stored:
+        """The same, but the values whose fold digest is in ``allowed``."""
+        items = self.items()
+        record = int(items[0])
+        kept: list[str] = []
+        count = 0
+        for number, at in enumerate(range(1, len(items), 5)):
+            if items[at + 1] not in allowed:
+                kept += items[at : at + 5]
+                count += number < record
+        return Stored(self.case_id, _ITEM.join([str(count), *kept]))
+
     def values(self) -> list[Gated]:
         """Its values, record first, as :class:`Gated` (field order)."""
         items = self.items()
@@ -889,10 +902,8 @@ def without(
     out: list[Sensitive | Gated | Stored] = []
     for value in values:
         if isinstance(value, Stored):
-            if allowed.isdisjoint(value.items()[2::5]):
-                out.append(value)
-            else:
-                out += [v for v in value.values() if v.forms.folded not in allowed]
+            disjoint = allowed.isdisjoint(value.items()[2::5])
+            out.append(value if disjoint else value.without(allowed))
         elif isinstance(value, Gated):
             if value.forms.folded not in allowed:
                 out.append(value)

@@ -164,7 +164,7 @@ class _Cases:
             risk=row.risk,
             consent=row.consent,
             record=bundle.record if bundle else Parsed(lambda: self.bundle(row).record),
-            salts=bundle.salts if bundle else Parsed(lambda: self.bundle(row).salts),
+            salts=Parsed(lambda: self.bundle(row).salts),  # only disclosures read them
             manifest=bundle.manifest if bundle else b"",
             signature=bundle.signature if bundle else b"",
             author_key_id=bundle.author_key_id if bundle else "",
