@@ -68,8 +68,10 @@ def _refused_for_the_note(world: World, tmp_path: Path, name: str) -> None:
 def test_import_keeps_each_case_s_forms(world: World) -> None:
     rows = _rows(world)
     assert set(rows) == {world.ids["secret"], world.ids["public"]}
-    for source, version, forms in rows.values():
-        assert version == FORMS_VERSION and STORED_SHAPE.fullmatch(forms)
+    for source, version, text in rows.values():
+        parts = store.split_row(text)
+        assert parts is not None and store.parse_dims(parts[0]) is not None
+        assert version == FORMS_VERSION and STORED_SHAPE.fullmatch(parts[1])
         assert "\n" not in source  # no notes yet: the latest bundle alone
 
 
@@ -166,3 +168,45 @@ def test_a_new_bundle_refreshes_the_case_s_forms(world: World, tmp_path: Path) -
     after = _rows(world)[secret]
     assert after[0] != before[0] and after[2] != before[2]
     assert _export(world, tmp_path / "ok.json")[0] == 0
+
+
+def test_counts_read_the_kept_dims_and_the_record_when_they_are_not_of_their_shape(
+    world: World, tmp_path: Path
+) -> None:
+    def tables(name: str) -> object:
+        out = tmp_path / f"{name}.json"
+        world.coordinator.ok("export", "--profile", "stats", "--out", str(out))
+        return json.loads(out.read_text(encoding="utf-8"))["tables"]
+
+    kept = tables("kept")
+    secret = world.ids["secret"]
+    text = _rows(world)[secret][2]
+    parts = store.split_row(text)
+    assert parts is not None
+    damaged = f"{store.ROW_FORMAT}\x06[1, 2]\x06{parts[1]}"
+    _sql(world, "UPDATE export_gate_forms SET forms = ? WHERE case_id = ?", damaged, secret)
+    assert tables("damaged") == kept
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        ("BI", "BI", "2026", ("arrest", "travel_ban"), ("hrc_session",)),
+        ("unknown", "", "unknown", (), ()),
+    ],
+)
+def test_dims_are_kept_exactly(dims: store.Dims) -> None:
+    text = store.dims_text(dims)
+    assert text is not None and store.parse_dims(text) == dims
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        ("BI", "BI", "2026", ("",), ()),
+        ("B\x04I", "B\x04I", "2026", (), ()),
+        ("BI", "BI", "2", ("a\x03b",), ()),
+    ],
+)
+def test_dims_that_would_not_read_back_are_not_kept(dims: store.Dims) -> None:
+    assert store.dims_text(dims) is None

@@ -222,6 +222,28 @@ def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str
     return Redacted(_lists(out), disclosed, transformed, forbidden, kept, kept_paths)
 
 
+def stats_dims(
+    record: Mapping[str, Any],
+) -> tuple[str, str, str, tuple[str, ...], tuple[str, ...]]:
+    """What the statistics read of a record: the country as counted and as written
+    (``""`` when none), the year, the acts and the mechanisms (each sorted, once)."""
+    return (
+        str(record.get("country") or "unknown"),
+        str(record.get("country") or ""),
+        str(record.get("incident_date") or "")[:4] or "unknown",
+        tuple(sorted({str(a) for a in record.get("acts") or []})),
+        tuple(
+            sorted(
+                {
+                    str(c.get("mechanism"))
+                    for c in record.get("cooperation") or []
+                    if isinstance(c, dict)
+                }
+            )
+        ),
+    )
+
+
 def record_values(case: ExportCase) -> list[Sensitive]:
     """Every sensitive value of a case's record, in field order."""
     return [

@@ -154,6 +154,52 @@ def case_content(vault: Vault, case_id: str) -> tuple[str, str, list[str]] | Non
     return str(row[0]), str(row[1]), [str(t[0]) for t in texts]
 
 
+Dims = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
+"""What the statistics read of a case's record: its country as counted, its country as
+written, its year, acts and mechanisms (``workflows/export.py``, ``_dims``)."""
+
+ROW_FORMAT = "r1"  # a kept row's text: ROW_FORMAT, dims and forms, \x06 apart
+_DIM, _TERM = "\x04", "\x03"
+
+
+def dims_text(dims: Dims) -> str | None:
+    """The dims as kept: the three values and the two lists, \x04 apart, the terms
+    \x03 apart; None if a value holds a separator or a term is empty (the record is
+    then read)."""
+    country, written, year, acts, mechanisms = dims
+    parts = [country, written, year, *acts, *mechanisms]
+    if "" in acts or "" in mechanisms or any(c in p for p in parts for c in "\x03\x04\x06"):
+        return None
+    return _DIM.join([country, written, year, _TERM.join(acts), _TERM.join(mechanisms)])
+
+
+def row_text(dims: Dims, forms: str) -> str:
+    return f"{ROW_FORMAT}\x06{dims_text(dims) or ''}\x06{forms}"
+
+
+def split_row(text: str) -> tuple[str, str] | None:
+    """(dims text, forms text) of a kept row, or None if it is not of this format."""
+    parts = text.split("\x06", 2)
+    if len(parts) != 3 or parts[0] != ROW_FORMAT:
+        return None
+    return parts[1], parts[2]
+
+
+def parse_dims(text: str) -> Dims | None:
+    """The dims of a kept row, or None if there are none of that shape."""
+    parts = text.split(_DIM)
+    if len(parts) != 5:
+        return None
+    country, written, year, acts, mechanisms = parts
+    return (
+        country,
+        written,
+        year,
+        tuple(acts.split(_TERM)) if acts else (),
+        tuple(mechanisms.split(_TERM)) if mechanisms else (),
+    )
+
+
 def store_gate_forms(vault: Vault, rows: Sequence[tuple[str, str, str, str]]) -> None:
     """Keep (case id, source digest, version, forms text) rows, replacing a case's
     earlier row. Run inside a transaction."""

@@ -42,6 +42,7 @@ from reprisal_report.redact.records import (
     case_text,
     redact,
     select,
+    stats_dims,
 )
 from reprisal_report.vault import export as store
 from reprisal_report.vault.cases import record_event
@@ -176,21 +177,25 @@ class _Cases:
     def source(self, row: store.TriageRow) -> str:
         return store.gate_source(row.bundle_id, self.notes.get(row.case_id, ()))
 
-    def _current(self, row: store.TriageRow) -> str | None:
-        """The kept forms' text, only if computed from this very content and
-        normalisation, and of the shape this release writes."""
+    def _current(self, row: store.TriageRow) -> tuple[str, str] | None:
+        """The kept row's (dims, forms) texts, only if computed from this very content
+        and normalisation, and of the shape this release writes."""
         kept = self.kept.get(row.case_id)
         if kept is None or kept[1] != FORMS_VERSION or kept[0] != self.source(row):
             return None
-        return kept[2] if STORED_SHAPE.fullmatch(kept[2]) else None
+        parts = store.split_row(kept[2])
+        return parts if parts is not None and STORED_SHAPE.fullmatch(parts[1]) else None
 
     def text(self, row: store.TriageRow, case: ExportCase) -> str:
         found = self.texts.get(row.case_id)
         if found is None:
-            found = case_text(case_forms(case))
-            self.fresh.append((row.case_id, self.source(row), FORMS_VERSION, found))
+            dims, forms_text = _computed(case)
+            found = (store.dims_text(dims) or "", forms_text)
+            self.fresh.append(
+                (row.case_id, self.source(row), FORMS_VERSION, store.row_text(dims, forms_text))
+            )
             self.texts[row.case_id] = found
-        return found
+        return found[1]
 
     def every(self, row: store.TriageRow, case: ExportCase) -> Stored:
         """Every sensitive value of the case, for the gate."""
@@ -202,6 +207,17 @@ class _Cases:
             return case_from_text(row.case_id, self.text(row, case))
         except ValueError:  # pragma: no cover - the text was checked or just made
             return case_forms(case)
+
+    def dims(self, row: store.TriageRow, case: ExportCase) -> store.Dims:
+        """What the statistics count of the case's record: kept with its forms."""
+        self.text(row, case)
+        kept = self.texts.get(row.case_id)
+        found = store.parse_dims(kept[0]) if kept is not None else None
+        return found if found is not None else stats_dims(case.record)
+
+
+def _computed(case: ExportCase) -> tuple[store.Dims, str]:
+    return stats_dims(case.record), case_text(case_forms(case))
 
 
 def refresh_gate_forms(vault: Vault, case_id: str) -> None:
@@ -226,7 +242,7 @@ def refresh_gate_forms(vault: Vault, case_id: str) -> None:
         received_at="",
         notes=tuple(notes),
     )
-    text = case_text(case_forms(case))
+    text = store.row_text(*_computed(case))
     with vault.transaction():
         store.store_gate_forms(
             vault, [(case_id, store.gate_source(bundle_id, notes), FORMS_VERSION, text)]
@@ -274,19 +290,23 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         cases.fetch(cases.rows)  # selecting reads every record
     withheld: Counter[str] = Counter({r: 0 for r in WITHHELD_REASONS})
     picked: list[store.TriageRow] = []
+    selected: list[ExportCase] = []
     forbidden: list[Gated | Stored] = []
     for row in cases.rows:
         case = cases.case(row, full=False)
         reason = select(case, profile, selection)
         if reason is None:
             picked.append(row)
+            selected.append(case)
         else:
             withheld[reason] += 1
             forbidden.append(cases.every(row, case))
-    cases.fetch(picked)
-    chosen = [cases.case(row, full=True) for row in picked]
-    for row, case in zip(picked, chosen, strict=True):
-        cases.text(row, case)  # computed now if not kept
+    # Counts read only the dims kept with each case's forms; cases leave in full.
+    chosen = selected
+    if profile.kind != "stats":
+        cases.fetch(picked)
+        chosen = [cases.case(row, full=True) for row in picked]
+    dims = [cases.dims(row, case) for row, case in zip(picked, chosen, strict=True)]
     if cases.fresh:
         with vault.transaction():
             store.store_gate_forms(vault, cases.fresh)
@@ -309,7 +329,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
     }
     high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
     if profile.kind == "stats":
-        data, table_count = _stats(chosen, profile, tables, header, request.format, withheld)
+        data, table_count = _stats(chosen, dims, profile, tables, header, request.format, withheld)
         forbidden += [cases.every(r, c) for r, c in zip(picked, chosen, strict=True)]
         allowed: set[str] = set()
     else:
@@ -320,7 +340,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         table_count = 0
     # The names of the countries the export writes (the Markdown annex's headings) are
     # the export's own words, not a leak of a place.
-    countries = sorted({str(c.record.get("country") or "") for c in chosen} - {""})
+    countries = sorted({case_dims[1] for case_dims in dims} - {""})
     public = [writers.country_name(code) for code in countries] + countries
     gate_values = _gate(forbidden, allowed, data, public)
     digest = hashlib.sha256(data).hexdigest()
@@ -436,25 +456,24 @@ def _csv_columns(profile: Profile) -> list[str]:
     ]
 
 
-def _value(case: ExportCase, dimension: str) -> list[str]:
-    record = case.record
+def _value(case: ExportCase, dims: store.Dims, dimension: str) -> Sequence[str]:
+    """The case's values of a dimension (``dims``: those of its record, kept)."""
     if dimension == "country":
-        return [str(record.get("country") or "unknown")]
+        return [dims[0]]
     if dimension == "year":
-        return [str(record.get("incident_date") or "")[:4] or "unknown"]
+        return [dims[2]]
     if dimension == "status":
         return [case.status]
     if dimension == "risk":
         return [case.risk]
     if dimension == "act":
-        return sorted({str(a) for a in record.get("acts") or []})
-    return sorted(
-        {str(c.get("mechanism")) for c in record.get("cooperation") or [] if isinstance(c, dict)}
-    )
+        return dims[3]
+    return dims[4]
 
 
 def _stats(
     chosen: list[ExportCase],
+    dims: list[store.Dims],
     profile: Profile,
     tables: tuple[tuple[str, ...], ...],
     header: dict[str, object],
@@ -467,10 +486,10 @@ def _stats(
     built: list[sdc.Table] = []
     for by in tables:
         counts: Counter[tuple[str, ...]] = Counter()
-        for case in chosen:
+        for case, case_dims in zip(chosen, dims, strict=True):
             combos: list[tuple[str, ...]] = [()]
             for dimension in by:
-                combos = [(*c, v) for c in combos for v in _value(case, dimension)]
+                combos = [(*c, v) for c in combos for v in _value(case, case_dims, dimension)]
             counts.update(combos)
         multi = [d for d in by if d in ("act", "mechanism")]
         unit = "case"
