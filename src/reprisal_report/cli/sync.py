@@ -50,7 +50,8 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
     else:
         info(f"{verb} {report.done}, skipped {report.skipped}, failed {len(report.failed)}")
         if report.receipts:
-            info(f"kept {report.receipts} relay receipts (tree head and inclusion proof)")
+            noun = "receipt" if report.receipts == 1 else "receipts"
+            info(f"kept {report.receipts} relay {noun} (tree head and inclusion proof)")
         for item in report.failed:
             error(f"{item['id']}: {item['reason']}")
         for item in report.skipped_entries:
