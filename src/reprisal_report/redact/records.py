@@ -39,9 +39,11 @@ KIND_OF: Final = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExportCase:
-    """A received case as the export reads it (the latest bundle and the triage row)."""
+    """A received case as the export reads it (the latest bundle and the triage row).
+    Not frozen: an export makes one per case of the vault, and a frozen dataclass
+    takes several times as long to make; nothing changes it once made."""
 
     case_id: str
     org_id: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -86,9 +87,14 @@ def _uwazi_date(value: object) -> tuple[str, str]:
     return "", ""
 
 
+# Every control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) but
+# line feed and tab.
+_CELL_CONTROLS: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]+")
+
+
 def _cell(value: str) -> str:
     # A spreadsheet runs a cell starting with = + - @ as a formula.
-    text = "".join(c for c in value if unicodedata.category(c) != "Cc" or c in "\n\t")
+    text = _CELL_CONTROLS.sub("", value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
