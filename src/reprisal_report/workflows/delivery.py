@@ -655,13 +655,13 @@ def _keep_receipts(
     """Keep a receipt for each listed bundle the inbox holds without one: the relay's
     tree head (consistent with every head this profile saw) and the inclusion proof
     of the bundle's SHA-256 at its log index, asked in batches. Each is checked before
-    it is kept (signature too, when an org card enrols the relay's key); a proof that
+    it is kept (the head's signature too, when an org card enrols the relay's key); a proof that
     does not verify stops the pull, exit 3: the relay's log does not hold what it
     listed. One custody event per receipt, in the transaction that stores them.
     """
     from reprisal_report import clock
     from reprisal_report.model.canonical import canonical_json
-    from reprisal_report.protocol.receipts import Receipt, check_inclusion, verify_receipt
+    from reprisal_report.protocol.receipts import Receipt, check_inclusion
     from reprisal_report.vault import receipts as kept
 
     wanted = {
@@ -684,11 +684,10 @@ def _keep_receipts(
             raise RelayAnswerInvalid(
                 f"relay log entry {entry.index} is not the bundle it listed there"
             )
-        receipt = Receipt(entry.sha256, entry.index, head, tuple(proof))
-        if relay_key is not None:
-            receipt = verify_receipt(receipt, entry.sha256, relay_key)
-        else:
-            check_inclusion(receipt, entry.sha256)
+        # The head's signature was checked once, by _check_log, when the relay's key
+        # is known (``head.verified``); each proof is checked against its root.
+        receipt = Receipt(entry.sha256, entry.index, head, tuple(proof), head.verified)
+        check_inclusion(receipt, entry.sha256)
         rows.append((entry.sha256, client.base_url, canonical_json(receipt.to_json()).decode()))
         checked.append((entry, receipt))
     with vault.transaction():
