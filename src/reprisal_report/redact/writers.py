@@ -59,7 +59,71 @@ _GROUP_OF: Final = {act: group for group, acts in ACT_GROUPS.items() for act in 
 
 
 def json_bytes(doc: object) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+    """``json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True)`` and a line end,
+    the same text made faster (the standard library writes indented JSON in Python,
+    a generator step per token): strings by its C string encoder, the structure here;
+    anything but str keys and str, int, bool, None, list and dict values goes to
+    ``json.dumps`` itself."""
+    out: list[str] = []
+    try:
+        _json_value(doc, "\n", out)
+    except (_NotPlain, RecursionError):
+        text = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True)
+    else:
+        text = "".join(out)
+    return text.encode("utf-8") + b"\n"
+
+
+class _NotPlain(Exception):
+    """A value :func:`_json_value` leaves to ``json.dumps``."""
+
+
+_encode_string: Final = json.encoder.encode_basestring
+
+
+def _json_value(value: object, newline: str, out: list[str]) -> None:
+    # The order of the checks is json.encoder's: str, None, True, False, int, then
+    # containers (a bool is an int, so it is told apart first).
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif type(value) is int:
+        out.append(int.__repr__(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        out.append("[")
+        first = True
+        for item in value:
+            out.append(inner if first else "," + inner)
+            first = False
+            _json_value(item, inner, out)
+        out.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        if not all(type(key) is str for key in value):
+            raise _NotPlain
+        inner = newline + "  "
+        out.append("{")
+        first = True
+        for key, item in sorted(value.items()):
+            out.append(inner if first else "," + inner)
+            first = False
+            out.append(_encode_string(key))
+            out.append(": ")
+            _json_value(item, inner, out)
+        out.append(newline + "}")
+    else:
+        raise _NotPlain
 
 
 def cases_json(header: Mapping[str, Any], cases: Sequence[Mapping[str, Any]]) -> bytes:

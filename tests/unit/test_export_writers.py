@@ -1,0 +1,61 @@
+"""The export writers' fast paths write exactly what the plain ways of writing them do:
+indented JSON as ``json.dumps``, Markdown text and CSV cells as a walk over each
+character's Unicode category."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reprisal_report.redact import writers
+
+_SCALARS = st.one_of(
+    st.text(),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+)
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    ),
+    max_leaves=30,
+)
+
+
+@given(_DOCS)
+def test_json_is_json_dumps(doc: object) -> None:
+    plain = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True)
+    assert writers.json_bytes(doc) == plain.encode("utf-8") + b"\n"
+
+
+def _md_text(value: object) -> str:
+    out: list[str] = []
+    for char in str(value or ""):
+        if char in "\r\n\t":
+            out.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        elif char in writers._MD_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return " ".join("".join(out).split())
+
+
+def _cell(value: str) -> str:
+    text = "".join(c for c in value if unicodedata.category(c) != "Cc" or c in "\n\t")
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@given(st.text())
+def test_markdown_text_and_csv_cells_are_the_category_walk(text: str) -> None:
+    assert writers.md_text(text) == _md_text(text)
+    assert writers._cell(text) == _cell(text)
