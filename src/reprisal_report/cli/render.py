@@ -116,16 +116,41 @@ def print_case(document: dict[str, Any]) -> None:
         term.print(plain(" " * indent + line), markup=False, highlight=False, emoji=False)
 
 
+# The first column names the row (a case id, a key id): it is never cut or wrapped, since
+# an id cut to "ylqkszr…" cannot be typed into the next command. Other columns fold
+# (nothing is replaced by an ellipsis); long free text (titles, labels) takes the width
+# left. Output that is not a terminal is as wide as the table needs.
+SHORT_CELL = 26
+
+
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """A table on stdout whose every cell is plain text."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from reprisal_report.cli.output import console
 
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*(plain(cell) for cell in row))
-    console().print(table)
+    cells = [[plain(cell) for cell in row] for row in rows]
+    widths = [
+        max([len(name), *(row[i].cell_len for row in cells)]) for i, name in enumerate(columns)
+    ]
+
+    def column(i: int, name: str, width: int) -> Column:
+        if i == 0 and width <= SHORT_CELL:
+            return Column(name, no_wrap=True, min_width=width)
+        if width <= SHORT_CELL:
+            return Column(name, overflow="fold")
+        return Column(name, overflow="fold", ratio=1, min_width=min(width, 12))
+
+    table = Table(*(column(i, n, w) for i, (n, w) in enumerate(zip(columns, widths, strict=True))))
+    for row in cells:
+        table.add_row(*row)
+    from rich.measure import Measurement
+
+    out = console()
+    needed = Measurement.get(out, out.options.update_width(100_000), table)
+    # A terminal too narrow for the table's least width gets longer lines, never a cut.
+    out.width = max(out.width, needed.minimum if out.is_terminal else needed.maximum)
+    out.print(table)
 
 
 def print_bars(labels: Sequence[str], counts: Sequence[int], width: int = 40) -> None:
