@@ -4,7 +4,7 @@ leak gate, and the same export from a larger vault (the gate scans every sensiti
 value of the vault, exported or not).
 
     python bench/export_speed.py [--cases 10000] [--large 100000] [--keep DIR]
-                                 [--runs 1] [--json FILE]
+                                 [--runs 1] [--only public:json,...] [--json FILE]
 
 Each figure is a whole ``reprisal-report export`` command in a child process (start,
 imports, opening the vault with the test KDF, export, signature, custody event), as a
@@ -116,6 +116,9 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--keep", help="keep the generated vaults here and reuse them")
     parser.add_argument("--runs", type=int, default=1, help="best of this many runs")
+    parser.add_argument(
+        "--only", help="only these exports, e.g. public:json,stats:json (all by default)"
+    )
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args()
     rows: list[Row] = []
@@ -127,6 +130,9 @@ def main() -> int:
                 continue
             home = with_forms(base, size)
             combos = [(p, f) for p in PROFILES for f in FORMATS]
+            if args.only:
+                wanted = {tuple(c.split(":", 1)) for c in args.only.split(",")}
+                combos = [c for c in combos if c in wanted]
             header = f"{'export':24} {'with gate':>10} {'cpu':>6} {'no gate':>9} {'values':>8}"
             print(f"\n{size:,} cases: {header}", flush=True)
             for name, fmt in combos:
