@@ -468,3 +468,42 @@ def test_the_annex_may_name_a_country_that_is_also_a_withheld_place(
         out = tmp_path / "annex.md"
         _export(world, out, "--profile", "public", "--format", "md")
         assert "## Burundi (BI)" in out.read_text(encoding="utf-8")
+
+
+MANY_ACTS = ["threat", "surveillance", "travel_ban", "arbitrary_arrest", "hacking"]
+PAIRS: dict[str, tuple[str, dict[str, object]]] = {
+    "five-acts": (
+        "2027-01-02",
+        _case("One case, five acts", country="MV", consent="publish_named", acts=MANY_ACTS),
+    ),
+    **{
+        f"bi-{n}": (
+            f"2027-01-{n + 3:02d}",
+            _case(f"Burundi case {n}", country="BI", consent="publish_named", acts=["threat"]),
+        )
+        for n in range(6)
+    },
+}
+
+
+def test_five_case_act_pairs_of_one_case_are_not_published(
+    make_cli: Callable[[str], Cli], tmp_path: Path
+) -> None:
+    with build_world(make_cli, tmp_path, PAIRS) as built:
+        for name in PAIRS:
+            _verify(built, name)
+        out = tmp_path / "pairs.json"
+        _export(built, out, "--profile", "stats", "--by", "country,act")
+        doc = json.loads(out.read_text(encoding="utf-8"))
+    [table] = doc["tables"]
+    assert table["unit"] == "case-act pair"
+    cells = {(c["country"], c["act"]): c for c in table["cells"]}
+    # Five pairs in MV, all from one case: a small cell, however many pairs.
+    assert cells[("MV", "*")] == {
+        "country": "MV",
+        "act": "*",
+        "count": None,
+        "suppressed": "primary",
+    }
+    # Its total of pairs (11, from 7 cases) is published; the MV margin stays unknown.
+    assert cells[("*", "*")]["count"] == 11

@@ -363,3 +363,50 @@ def test_forty_countries_by_years_and_by_acts_well_under_a_second() -> None:
     took = time.perf_counter() - start
     audit(out, K)
     assert took < 1.0, f"protect took {took:.3f} s"
+
+
+def pairs_table() -> Table:
+    """country x act, one case a pair per act: in MV one case with five acts (five
+    pairs, one case); in BI six cases with two acts each."""
+    acts = ["a1", "a2", "a3", "a4", "a5"]
+    cells = {("MV", a): 1 for a in acts} | {("BI", "a1"): 6, ("BI", "a2"): 6}
+    cases = {("MV", a): 1 for a in acts} | {("BI", "a1"): 6, ("BI", "a2"): 6}
+    cases |= {("MV", "*"): 1, ("BI", "*"): 6, ("*", "*"): 7, ("*", "a1"): 7, ("*", "a2"): 7}
+    cases |= {("*", a): 1 for a in acts[2:]}
+    return Table(("country", "act"), "case-act pair", cells, cases)
+
+
+def test_five_pairs_of_one_case_are_a_small_cell() -> None:
+    (table,) = protect([pairs_table()], K)
+    cells = {c.key: c for c in table.cells}
+    # The MV margin counts 5 pairs but one case: suppressed as a small cell would be.
+    assert cells[("MV", "*")].count is None and cells[("MV", "*")].suppressed == "primary"
+    assert table.few == frozenset({("MV", "*")})
+    # Secondary suppression protects it as any primary cell (the LP of the tests).
+    assert cells[("BI", "*")].count is None
+    assert risky([table]) == []
+    audit([table], K)
+    # Published anyway, the audit refuses it by name, never by count.
+    shown = dataclasses.replace(
+        table,
+        cells=[Cell(c.key, 5, None) if c.key == ("MV", "*") else c for c in table.cells],
+    )
+    with pytest.raises(DisclosureRisk) as caught:
+        audit([shown], K)
+    assert caught.value.message == (
+        "statistics audit: published cell country=MV act=* of table country×act counts "
+        "fewer than k cases; nothing was written"
+    )
+
+
+def test_without_case_counts_each_item_is_a_case() -> None:
+    plain = dataclasses.replace(pairs_table(), cases=None)
+    (table,) = protect([plain], K)
+    assert table.few == frozenset()
+    assert {c.key: c.count for c in table.cells}[("MV", "*")] == 5
+
+
+def test_case_counts_above_the_item_counts_are_invalid() -> None:
+    bad = dataclasses.replace(pairs_table(), cases={("MV", "*"): 9})
+    with pytest.raises(InvalidInput):
+        protect([bad], K)

@@ -53,11 +53,17 @@ _Ref = frozenset[tuple[str, str]]
 
 @dataclass(frozen=True)
 class Table:
-    """One table of counts to publish: inner cells only; margins are computed."""
+    """One table of counts to publish: inner cells only; margins are computed.
+
+    ``cases``: for a unit that is not the case (case-act pairs), how many distinct
+    cases each cell and margin (keys with ``"*"``) counts; a count of k pairs or more
+    that comes from fewer than k cases is small too (primary). None: each counted item
+    is a case of its own."""
 
     by: tuple[str, ...]
     unit: str
     cells: Mapping[tuple[str, ...], int]
+    cases: Mapping[tuple[str, ...], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,13 @@ class Cell:
 
 @dataclass(frozen=True)
 class ProtectedTable:
-    """Inner cells, every margin and the grand total, in a fixed order."""
+    """Inner cells, every margin and the grand total, in a fixed order; ``few``: the
+    keys whose count is k or more but comes from fewer than k cases (never published)."""
 
     by: tuple[str, ...]
     unit: str
     cells: list[Cell]
+    few: frozenset[tuple[str, ...]] = frozenset()
 
 
 def label(by: Sequence[str]) -> str:
@@ -403,6 +411,16 @@ def _validate(tables: Sequence[Table], k: int) -> None:
                     f"statistics: table {label(table.by)} has a count that is not a whole "
                     "number >= 0"
                 )
+        for key, cases in (table.cases or {}).items():
+            if len(key) != len(table.by):
+                raise InvalidInput(
+                    f"statistics: table {label(table.by)} has a case count of the wrong length"
+                )
+            if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
+                raise InvalidInput(
+                    f"statistics: table {label(table.by)} has a case count that is not a "
+                    "whole number >= 0"
+                )
 
 
 def protect(tables: Sequence[Table], k: int = 5) -> list[ProtectedTable]:
@@ -416,6 +434,7 @@ def protect(tables: Sequence[Table], k: int = 5) -> list[ProtectedTable]:
         group = _Group(unit)
         layout: list[tuple[list[tuple[str, ...]], list[int]]] = []
         truth_of: dict[int, int] = {}
+        few: set[int] = set()
         for number in numbers:
             table = tables[number]
             domains = [
@@ -427,6 +446,14 @@ def protect(tables: Sequence[Table], k: int = 5) -> list[ProtectedTable]:
             totals = _totals(table)
             for key, q in zip(keys, ids, strict=True):
                 count = totals.get(key, 0)
+                cases = count if table.cases is None else table.cases.get(key, 0)
+                if cases > count:
+                    raise InvalidInput(
+                        f"statistics: table {label(table.by)} counts more cases than items "
+                        f"in cell {describe(table.by, key)}"
+                    )
+                if count >= k and 0 < cases < k:
+                    few.add(q)
                 previous = truth_of.setdefault(q, count)
                 if previous != count:
                     first_by, first_key = group.where[q]
@@ -437,7 +464,7 @@ def protect(tables: Sequence[Table], k: int = 5) -> list[ProtectedTable]:
                     )
         truth = [truth_of[q] for q in range(len(group.refs))]
         try:
-            kinds = _suppress(group, truth, k)
+            kinds = _suppress(group, truth, k, few)
         except _Infeasible:  # the true table always fits its own totals
             raise DisclosureRisk(
                 "statistics: the linear program found the true table infeasible; "
@@ -449,7 +476,8 @@ def protect(tables: Sequence[Table], k: int = 5) -> list[ProtectedTable]:
                 Cell(key, None, kind) if (kind := kinds[q]) else Cell(key, truth[q], None)
                 for key, q in zip(keys, ids, strict=True)
             ]
-            out[number] = ProtectedTable(table.by, table.unit, cells)
+            mine = frozenset(key for key, q in zip(keys, ids, strict=True) if q in few)
+            out[number] = ProtectedTable(table.by, table.unit, cells, mine)
     return [t for t in out if t is not None]
 
 
@@ -464,9 +492,12 @@ def _totals(table: Table) -> dict[tuple[str, ...], int]:
     return totals
 
 
-def _suppress(group: _Group, truth: list[int], k: int) -> list[str | None]:
-    """Primary, then secondary suppression until every suppressed cell keeps its range."""
-    kinds: list[str | None] = [PRIMARY if 0 < c < k else None for c in truth]
+def _suppress(group: _Group, truth: list[int], k: int, few: set[int]) -> list[str | None]:
+    """Primary (below k, or from fewer than k cases: ``few``), then secondary
+    suppression until every suppressed cell keeps its range."""
+    kinds: list[str | None] = [
+        PRIMARY if 0 < c < k or q in few else None for q, c in enumerate(truth)
+    ]
 
     def cost(q: int) -> tuple[bool, int, int]:
         # A suppressed 0 can only rise, so it protects in one direction only: last.
@@ -670,6 +701,11 @@ def _audit_cells(table: ProtectedTable, k: int) -> None:
         if 0 < cell.count < k:
             raise DisclosureRisk(
                 f"statistics audit: published cell {where} is below k; nothing was written"
+            )
+        if cell.key in table.few:
+            raise DisclosureRisk(
+                f"statistics audit: published cell {where} counts fewer than k cases; "
+                "nothing was written"
             )
 
 

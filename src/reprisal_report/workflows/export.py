@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -486,16 +487,33 @@ def _stats(
     built: list[sdc.Table] = []
     for by in tables:
         counts: Counter[tuple[str, ...]] = Counter()
+        multi = [d for d in by if d in ("act", "mechanism")]
+        # With a multi-valued dimension a case counts once per value: how many distinct
+        # cases each cell and margin holds is counted too, so that 5 pairs from one
+        # case are small (redact/sdc.py, Table.cases).
+        cases: Counter[tuple[str, ...]] | None = Counter() if multi else None
+        masks = list(itertools.product((False, True), repeat=len(by)))
         for case, case_dims in zip(chosen, dims, strict=True):
             combos: list[tuple[str, ...]] = [()]
             for dimension in by:
                 combos = [(*c, v) for c in combos for v in _value(case, case_dims, dimension)]
             counts.update(combos)
-        multi = [d for d in by if d in ("act", "mechanism")]
+            if cases is not None:
+                cases.update(
+                    {
+                        tuple(sdc.ALL if m else v for m, v in zip(mask, combo, strict=True))
+                        for combo in combos
+                        for mask in masks
+                    }
+                )
         unit = "case"
         if multi:
             unit = "case-" + "-".join(multi) + (" pair" if len(multi) == 1 else " triple")
-        built.append(sdc.Table(by=by, unit=unit, cells=dict(counts)))
+        built.append(
+            sdc.Table(
+                by=by, unit=unit, cells=dict(counts), cases=None if cases is None else dict(cases)
+            )
+        )
     protected = sdc.protect(built, profile.k)
     sdc.audit(protected, profile.k)
     doc = {**header, **sdc.to_json(protected, profile.k), "profile": profile.name}
