@@ -369,8 +369,9 @@ def pairs_table() -> Table:
     """country x act, one case a pair per act: in MV one case with five acts (five
     pairs, one case); in BI six cases with two acts each."""
     acts = ["a1", "a2", "a3", "a4", "a5"]
-    cells = {("MV", a): 1 for a in acts} | {("BI", "a1"): 6, ("BI", "a2"): 6}
-    cases = {("MV", a): 1 for a in acts} | {("BI", "a1"): 6, ("BI", "a2"): 6}
+    cells: dict[tuple[str, ...], int] = {("MV", a): 1 for a in acts}
+    cells |= {("BI", "a1"): 6, ("BI", "a2"): 6}
+    cases: dict[tuple[str, ...], int] = dict(cells)
     cases |= {("MV", "*"): 1, ("BI", "*"): 6, ("*", "*"): 7, ("*", "a1"): 7, ("*", "a2"): 7}
     cases |= {("*", a): 1 for a in acts[2:]}
     return Table(("country", "act"), "case-act pair", cells, cases)
