@@ -203,6 +203,12 @@ def test_a_changed_pulled_receipt_fails_verify_receipts(world: World) -> None:
     doc = json.loads(result.stdout)
     failed = [(i["kind"], i["reason"]) for i in doc["items"] if i["status"] == "failed"]
     assert failed == [("receipt", "relay receipt: the inclusion proof does not verify")]
+    # The kept file is unchanged, but its receipt no longer vouches for it.
+    reasons = sorted(i["reason"] for i in doc["items"] if i["kind"] == "evidence")
+    assert reasons == [
+        "its relay receipt is not verified (above)",
+        "the relay receipt of this bundle covers it",
+    ]
 
 
 def test_a_pull_killed_before_its_receipts_keeps_them_on_the_next_pull(world: World) -> None:

@@ -176,15 +176,19 @@ def _head(histories: list[CardHistory], heads: _Heads, url: str, text: str) -> I
     return Item("tree head", url, status, reason, sth.relay_key_id, sth.tree_size)
 
 
-def evidence_item(bundle_id: str, sha256: str, digest: str | None, has_receipt: bool) -> Item:
+def evidence_item(
+    bundle_id: str, sha256: str, digest: str | None, receipt_status: str | None
+) -> Item:
     """``digest``: the SHA-256 of the kept file now, None when it is gone;
-    ``has_receipt``: a relay receipt for ``sha256`` is stored (and checked as its own item)."""
+    ``receipt_status``: that of the bundle's relay receipt item, None without one."""
     if digest is None:
         return Item("evidence", bundle_id, FAILED, "the kept bundle file is missing")
     if not hmac.compare_digest(digest, sha256):
         return Item("evidence", bundle_id, FAILED, "the kept bundle file changed since import")
-    if has_receipt:
+    if receipt_status == VERIFIED:
         return Item("evidence", bundle_id, KEPT, "the relay receipt of this bundle covers it")
+    if receipt_status is not None:
+        return Item("evidence", bundle_id, KEPT, "its relay receipt is not verified (above)")
     return Item("evidence", bundle_id, KEPT, "no relay receipt is stored for this bundle")
 
 

@@ -93,6 +93,7 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
         for key, value in custody.meta_with_prefix(vault, "relay-sth:")
     ]
     report = receipt_checks.check_receipts(histories, sent, heads)
+    receipt_status = {i.name: i.status for i in report.items if i.kind == "receipt"}
     for bundle_id, sha256, name in received:
         kept = evidence.retained(vault, bundle_id)
         if name is None or kept is None:
@@ -113,7 +114,7 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
         except OSError:
             digest = None
         report.items.append(
-            receipt_checks.evidence_item(bundle_id, sha256, digest, sha256 in pulled)
+            receipt_checks.evidence_item(bundle_id, sha256, digest, receipt_status.get(bundle_id))
         )
     sent_rows = outbox.entries(vault)
     if any(e.receipt is None and e.state != OutboxState.PENDING for e in sent_rows):
