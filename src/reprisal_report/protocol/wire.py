@@ -42,6 +42,7 @@ from reprisal_report.model.canonical import (
     canonical_json,
     parse_canonical,
 )
+from reprisal_report.protocol.receipts import MAX_PROOF_HASHES
 
 SHA256_PATTERN = "^[0-9a-f]{64}$"
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -58,8 +59,6 @@ PROOF_FIELDS = frozenset({"bundle_sha256", "index", "proof"})
 # Indexes per batch of inclusion proofs: a body of at most 500 integers (under 9 KiB);
 # the answer, about 1.5 KiB a proof, well under the client's 16 MiB for JSON.
 MAX_INCLUSION_BATCH = 500
-# One hash per tree level: 64 levels outgrow any log a relay can hold.
-MAX_PROOF_HASHES = 64
 
 
 @dataclass(frozen=True)
@@ -118,6 +117,17 @@ def ack_batch_body(hashes: list[str] | tuple[str, ...]) -> bytes:
     return canonical_json({"bundles": list(hashes)})
 
 
+def _read_body(body: bytes, what: str) -> object:
+    """A small canonical JSON request body: 413 over MAX_ACK_BODY bytes, 400 if it is
+    not canonical JSON; ``what`` names it in the message."""
+    try:
+        return parse_canonical(body, MAX_ACK_BODY)
+    except CanonicalError as exc:
+        if exc.reason == "too-large":
+            raise RelayRequestRejected(413, f"{what} larger than {MAX_ACK_BODY} bytes") from None
+        raise RelayRequestRejected(400, f"{what} is not canonical JSON") from None
+
+
 def parse_ack_batch(body: bytes) -> tuple[str, ...]:
     """The hashes of a batch acknowledgement (relay side).
 
@@ -125,14 +135,7 @@ def parse_ack_batch(body: bytes) -> tuple[str, ...]:
     MAX_ACK_BODY bytes, 400 for anything else that is not exactly the documented shape:
     not canonical JSON, other fields, an empty list, a malformed or repeated hash.
     """
-    try:
-        doc = parse_canonical(body, MAX_ACK_BODY)
-    except CanonicalError as exc:
-        if exc.reason == "too-large":
-            raise RelayRequestRejected(
-                413, f"acknowledgement body larger than {MAX_ACK_BODY} bytes"
-            ) from None
-        raise RelayRequestRejected(400, "acknowledgement body is not canonical JSON") from None
+    doc = _read_body(body, "acknowledgement body")
     if not isinstance(doc, dict) or set(doc) != BATCH_FIELDS:
         raise RelayRequestRejected(400, 'acknowledgement body must be {"bundles": [...]}')
     items = doc["bundles"]
@@ -190,14 +193,7 @@ def parse_inclusions(body: bytes) -> tuple[tuple[int, ...], int]:
     MAX_ACK_BODY bytes, 400 for anything not exactly the documented shape (the relay
     checks the sizes against its log itself).
     """
-    try:
-        doc = parse_canonical(body, MAX_ACK_BODY)
-    except CanonicalError as exc:
-        if exc.reason == "too-large":
-            raise RelayRequestRejected(
-                413, f"inclusion request larger than {MAX_ACK_BODY} bytes"
-            ) from None
-        raise RelayRequestRejected(400, "inclusion request is not canonical JSON") from None
+    doc = _read_body(body, "inclusion request")
     if not isinstance(doc, dict) or set(doc) != INCLUSIONS_FIELDS:
         raise RelayRequestRejected(
             400, 'inclusion request must be {"indexes": [...], "tree_size": n}'

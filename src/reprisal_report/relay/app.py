@@ -169,6 +169,14 @@ def _raw_body(media_type: str) -> dict[str, Any]:
     }
 
 
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """An authenticated request whose body is canonical JSON of this schema."""
+    return {
+        "parameters": _auth_parameters(),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+    }
+
+
 AUTHENTICATED = {"parameters": _auth_parameters()}
 AUTH_ERRORS = (400, 401, 403, 413, 503)
 UPLOAD_ERRORS = (*AUTH_ERRORS, 408)
@@ -396,30 +404,22 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
         "/v1/bundles/acks",
         response_model=AckBatchBody,
         responses=_responses(*AUTH_ERRORS, 404),
-        openapi_extra={
-            "parameters": _auth_parameters(),
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["bundles"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "bundles": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "maxItems": MAX_ACK_BATCH,
-                                    "uniqueItems": True,
-                                    "items": {"type": "string", "pattern": SHA256_PATTERN},
-                                }
-                            },
-                        }
+        openapi_extra=_json_body(
+            {
+                "type": "object",
+                "required": ["bundles"],
+                "additionalProperties": False,
+                "properties": {
+                    "bundles": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_ACK_BATCH,
+                        "uniqueItems": True,
+                        "items": {"type": "string", "pattern": SHA256_PATTERN},
                     }
                 },
-            },
-        },
+            }
+        ),
     )
     async def acknowledge_bundles(request: Request) -> JSONResponse:
         """Acknowledge up to 500 bundles in one request (coordinators): all or none.
@@ -490,31 +490,23 @@ def create_app(config: RelayConfig, service: RelayService | None = None) -> Fast
         "/v1/log/inclusions",
         response_model=InclusionBatchBody,
         responses=_responses(*AUTH_ERRORS),
-        openapi_extra={
-            "parameters": _auth_parameters(),
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["indexes", "tree_size"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "indexes": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "maxItems": MAX_INCLUSION_BATCH,
-                                    "uniqueItems": True,
-                                    "items": {"type": "integer", "minimum": 0},
-                                },
-                                "tree_size": {"type": "integer", "minimum": 1},
-                            },
-                        }
-                    }
+        openapi_extra=_json_body(
+            {
+                "type": "object",
+                "required": ["indexes", "tree_size"],
+                "additionalProperties": False,
+                "properties": {
+                    "indexes": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_INCLUSION_BATCH,
+                        "uniqueItems": True,
+                        "items": {"type": "integer", "minimum": 0},
+                    },
+                    "tree_size": {"type": "integer", "minimum": 1},
                 },
-            },
-        },
+            }
+        ),
     )
     async def inclusions(request: Request) -> JSONResponse:
         """Inclusion proofs of up to 500 log entries in the tree of ``tree_size`` (any

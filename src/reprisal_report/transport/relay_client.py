@@ -357,7 +357,7 @@ class RelayClient:
             raise RelayAnswerInvalid("relay consistency proof does not have the expected fields")
         if doc["first"] != m or doc["second"] != n:
             raise RelayAnswerInvalid("relay answered for other tree sizes")
-        return self._hashes(doc["proof"])
+        return parse_proof_hashes(doc["proof"])
 
     def inclusion(self, index: int, tree_size: int) -> tuple[str, builtins.list[bytes]]:
         """(bundle hash, proof) of log entry ``index`` in the tree of ``tree_size``."""
@@ -375,7 +375,7 @@ class RelayClient:
         sha256 = doc["bundle_sha256"]
         if not isinstance(sha256, str) or _SHA256.fullmatch(sha256) is None:
             raise RelayAnswerInvalid("relay inclusion proof names no bundle hash")
-        return sha256, self._hashes(doc["proof"])
+        return sha256, parse_proof_hashes(doc["proof"])
 
     def inclusions(
         self, indexes: builtins.list[int], tree_size: int
@@ -408,7 +408,3 @@ class RelayClient:
         if not isinstance(doc, dict) or type(doc.get("version")) is not int:
             raise RelayAnswerInvalid("relay org card answer is malformed")
         return doc["version"], doc.get("changed") is True
-
-    @staticmethod
-    def _hashes(value: object) -> builtins.list[bytes]:
-        return parse_proof_hashes(value)

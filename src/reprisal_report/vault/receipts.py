@@ -25,16 +25,14 @@ MIGRATION: list[str | Callable[[Any], None]] = [
 ]
 
 
-def store(vault: Vault, rows: list[tuple[str, str, str]], at: str) -> int:
+def store(vault: Vault, rows: list[tuple[str, str, str]], at: str) -> None:
     """Keep (bundle SHA-256, relay URL, receipt text) rows; a bundle that already has a
-    receipt keeps its first one. Returns how many were new."""
-    before = vault.conn.total_changes
+    receipt keeps its first one."""
     vault.conn.executemany(
         "INSERT INTO inbox_receipts(bundle_sha256, relay_url, receipt, stored_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT(bundle_sha256) DO NOTHING",
         [(sha, url, text, at) for sha, url, text in rows],
     )
-    return int(vault.conn.total_changes - before)
 
 
 def missing(vault: Vault, hashes: list[str]) -> list[tuple[str, str, str]]:
