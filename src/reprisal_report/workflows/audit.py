@@ -84,7 +84,8 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
         parse_history(b"".join(custody.card_history(vault, org_id)))
         for org_id in pinning.org_ids(vault)
     ]
-    sent = [(e.bundle_id, e.sha256, e.receipt) for e in outbox.entries(vault)]
+    sent_rows = outbox.entries(vault)
+    sent = [(e.bundle_id, e.sha256, e.receipt) for e in sent_rows]
     pulled = relay_receipts.all_receipts(vault)
     received = custody.received_bundles(vault)
     sent += [(bundle_id, sha256, pulled.get(sha256)) for bundle_id, sha256, _ in received]
@@ -116,7 +117,6 @@ def verify_receipts(vault: Vault) -> receipt_checks.ReceiptReport:
         report.items.append(
             receipt_checks.evidence_item(bundle_id, sha256, digest, receipt_status.get(bundle_id))
         )
-    sent_rows = outbox.entries(vault)
     if any(e.receipt is None and e.state != OutboxState.PENDING for e in sent_rows):
         report.notes.append("bundles delivered to a folder have no receipt")
     if any(sha256 not in pulled for _, sha256, _ in received):
