@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +35,34 @@ _DOCS = st.recursive(
 def test_json_is_json_dumps(doc: object) -> None:
     plain = json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True)
     assert writers.json_bytes(doc) == plain.encode("utf-8") + b"\n"
+
+
+_HEADERS = st.dictionaries(
+    st.text(max_size=8).filter(lambda key: key != "cases"), _DOCS, max_size=5
+)
+_CASES = st.lists(st.dictionaries(st.text(max_size=6), _DOCS, max_size=4), max_size=5)
+
+
+@given(_HEADERS, _CASES)
+def test_case_export_json_is_the_document_a_case_per_line(
+    header: dict[str, object], cases: list[dict[str, object]]
+) -> None:
+    data = writers.cases_json(header, cases)
+    assert json.loads(data) == json.loads(json.dumps({**header, "cases": cases}))
+    assert data.endswith(b"\n")
+    if cases:
+        lines = data.decode("utf-8").split("\n")
+        start = lines.index('  "cases": [')
+        body = lines[start + 1 : start + 1 + len(cases)]
+        assert [json.loads(line.strip().removesuffix(",")) for line in body] == json.loads(
+            json.dumps(cases)
+        )
+        assert lines[start + 1 + len(cases)].startswith("  ]")
+
+
+def test_case_export_json_refuses_a_header_with_cases() -> None:
+    with pytest.raises(ValueError, match="no 'cases' key"):
+        writers.cases_json({"cases": []}, [])
 
 
 def _md_text(value: object) -> str:
