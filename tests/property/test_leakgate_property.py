@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reprisal_report.model.fold import fold
+from reprisal_report.redact import leakgate
 from reprisal_report.redact.leakgate import LeakGate, Sensitive, fold_text
 
 # script -> (letters of values, letters of filler); no filler letter folds to a value one.
@@ -215,3 +216,51 @@ def test_the_gate_folds_like_fold(text: str) -> None:
     """The gate's fast fold (ASCII lower-cased, non-ASCII runs folded alone) is
     model.fold, up to whitespace."""
     assert fold_text(text).split() == fold(text).split()
+
+
+# Line breaks as exports and adversaries write them, where a scan in pieces may cut.
+BREAKS = ["\n", "\r\n", "-\n", "\u2010\n", " -\n ", "**\n", "<b\n>", "\\u00e9\n", "&#45;\n"]
+BREAKS += ["\n\n", "\u2014\n", "~\n", "`\n", "<\n", "\n-", "\\\n"]
+
+
+@settings(max_examples=300)
+@given(
+    data=st.data(),
+    names_in=st.lists(names(), min_size=1, max_size=4),
+    sentence=st.lists(word("latin"), min_size=6, max_size=10),
+    how=ENCODINGS,
+    size=st.integers(1, 120),
+)
+def test_a_scan_in_pieces_finds_exactly_what_one_scan_finds(
+    data: st.DataObject,
+    names_in: list[tuple[str, str]],
+    sentence: list[str],
+    how: str,
+    size: int,
+) -> None:
+    """The output is scanned in pieces cut at line breaks, with a seam around each
+    cut: whatever the text and wherever the line breaks fall (inside a name, after a
+    hyphen, inside a tag or an escape, inside a long padded sentence), the pieces and
+    seams find exactly the values one scan of the whole finds."""
+    values = [Sensitive(f"c{i}", "victims[0].name", v, "name") for i, (_, v) in enumerate(names_in)]
+    values.append(Sensitive("s", "narrative", " ".join(sentence) + ".", "text"))
+    gate = LeakGate(values)
+    parts = [data.draw(filler())]
+    for script, value in names_in:
+        if data.draw(st.booleans()):
+            parts.append(data.draw(written(value, script)))
+        parts.append(data.draw(filler()))
+    if data.draw(st.booleans()):
+        # Padded far beyond its length in words: the seams reach by words, not bytes.
+        pad = st.sampled_from([" ", " " * 200, "\u200b" * 150 + " ", " \u00ad " * 60])
+        parts.append("".join(w + data.draw(pad) for w in sentence))
+    text = encoded(" ".join(parts), how).decode("utf-8")
+    for _ in range(data.draw(st.integers(1, 12))):
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + data.draw(st.sampled_from(BREAKS)) + text[at:]
+    raw = text.encode("utf-8")
+    whole = gate.found(raw)
+    cuts = leakgate.pieces(raw, size)
+    assert cuts[0] == 0 and cuts[-1] == len(raw)
+    assert all(leakgate.clean_cut(raw, cut) for cut in cuts)
+    assert gate._found_cuts(raw, cuts) == whole

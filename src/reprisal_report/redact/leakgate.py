@@ -30,6 +30,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import html
+import itertools
 import math
 import re
 import unicodedata
@@ -830,12 +831,93 @@ class LeakGate:
     def __len__(self) -> int:
         return len(self._where) + self._count
 
-    def scan(self, data: bytes) -> list[Leak]:
+    def scan(self, data: bytes, *, workers: int = 1) -> list[Leak]:
         """The values found in ``data`` (the export's bytes, UTF-8): distinct (case,
-        field) pairs, in the order the values were given."""
-        text = decode(data.decode("utf-8", errors="replace"))
+        field) pairs, in the order the values were given. ``workers`` above 1: the
+        scan is cut into pieces (:func:`pieces`) shared among that many processes."""
+        found = self.found(data, workers=workers)
+        if found and self._stored is not None:
+            # Something was found: the same gate value by value names what.
+            return LeakGate(_unpacked(self._stored), _public=self.public).scan(data)
+        return self.named(found)
+
+    def named(self, found: set[int]) -> list[Leak]:
+        """The (case, field) pairs of the values found (no value of a Stored case)."""
+        leaks: list[Leak] = []
+        seen: set[tuple[str, str]] = set()
+        for index in sorted(found):
+            if index == _STORED_HIT:  # pragma: no cover - scan names them value by value
+                continue
+            where = self._where[index]
+            if where not in seen:
+                seen.add(where)
+                leaks.append(Leak(*where))
+        return leaks
+
+    @property
+    def holds_stored(self) -> bool:
+        return self._stored is not None
+
+    def found(self, data: bytes, *, workers: int = 1) -> set[int]:
+        """The indices of the values found in ``data``; with ``workers`` above 1 and
+        enough data, in pieces shared among that many processes."""
+        if len(data) < 2 * PIECE_BYTES:
+            found: set[int] = set()
+            self._found_flat(marked_fold(decode(data.decode("utf-8", errors="replace"))), found)
+            return found
+        # In pieces even in one process: folding a piece at a time is about twice as
+        # fast as folding tens of megabytes at once (every step of it makes a copy).
+        cuts = pieces(data, PIECE_BYTES)
+        if workers < 2 or len(cuts) < 3 or not _can_fork():
+            return self._found_cuts(data, cuts)
+        return self._found_in_parallel(data, cuts, workers)
+
+    def _found_in_parallel(self, data: bytes, cuts: list[int], workers: int) -> set[int]:
+        from reprisal_report.redact.worker import Worker, dumps, loads
+
+        share = -(-(len(cuts) - 1) // workers)
+        parts = [(cuts[at : at + share + 1]) for at in range(0, len(cuts) - 1, share)]
+
+        def scanned(part: list[int]) -> Callable[[], Callable[[bytes], bytes]]:
+            def prepare() -> Callable[[bytes], bytes]:
+                answer = dumps(self._found_cuts(data, part))  # at once, in the child
+                return lambda _request: answer
+
+            return prepare
+
+        helpers = [Worker(scanned(part)) for part in parts[1:]]
+        found = self._found_cuts(data, parts[0])
+        for helper in helpers:
+            theirs = loads(helper.ask(b""))
+            if not isinstance(theirs, set):  # pragma: no cover - our own child's answer
+                raise LeakBlocked("leak gate: a worker answered nonsense; nothing was written")
+            found |= theirs
+        return found
+
+    def _found_cuts(self, data: bytes, cuts: list[int]) -> set[int]:
+        """The values found in the pieces between consecutive ``cuts`` and across each
+        inner cut (the cuts' seams, see :func:`pieces`); the first and last cut of the
+        whole data (0 and its length) have no seam."""
         found: set[int] = set()
-        flat = marked_fold(text)
+        for start, end in itertools.pairwise(cuts):
+            self._found_flat(_region_flat(data, start, end), found)
+            if end < len(data):
+                self._found_flat(self._seam(data, end), found)
+        return found
+
+    def _seam(self, data: bytes, cut: int) -> str:
+        """The folded text around ``cut`` from a clean cut before it to one after it,
+        each far enough away that every match across ``cut`` lies between them: at
+        least the longest pattern's length of words on each side."""
+        # A joined match is at most the longest pattern long; with the marks it joined
+        # over, at most twice that in the word view.
+        words = 2 * self._word.longest + 4
+        left = _region_flat(data, _clean_before(data, cut, words), cut)
+        right = _region_flat(data, cut, _clean_after(data, cut, words))
+        return left + right
+
+    def _found_flat(self, flat: str, found: set[int]) -> None:
+        """Scan folded text (of the whole output, or of a region between clean cuts)."""
         self._digits.scan(digit_view(flat), found)
         self._word.scan(word_view(flat), found)
         markup, every = _joins(flat)
@@ -846,17 +928,6 @@ class LeakGate:
                 self._word.scan(window, found)
         if self._field.active:
             self._field.scan(field_view(flat), found)
-        if found and self._stored is not None:
-            # Something was found: the same gate value by value names what.
-            return LeakGate(_unpacked(self._stored), _public=self.public).scan(data)
-        leaks: list[Leak] = []
-        seen: set[tuple[str, str]] = set()
-        for index in sorted(found):
-            where = self._where[index]
-            if where not in seen:
-                seen.add(where)
-                leaks.append(Leak(*where))
-        return leaks
 
     def _joined_windows(self, flat: str, spans: list[tuple[int, int]]) -> Iterator[str]:
         """A joined view, only where it differs from the word view: around each span
@@ -884,6 +955,104 @@ class LeakGate:
 
 
 _STORED_HIT: Final = -1  # the index of every pattern of a Stored value
+
+# --- the scan in pieces ------------------------------------------------------------------
+
+PIECE_BYTES: Final = 1 << 20  # the output is scanned in pieces of about this size
+_TAG_REACH: Final = 203  # a tag (_TAG) is "<", at most 201 characters, ">"
+
+
+def _can_fork() -> bool:
+    from reprisal_report.redact.worker import available
+
+    return available()
+
+
+def _region_flat(data: bytes, start: int, end: int) -> str:
+    return marked_fold(decode(data[start:end].decode("utf-8", errors="replace")))
+
+
+def clean_cut(data: bytes, at: int) -> bool:
+    """Whether the gate may cut ``data`` at ``at``: the folded text of the whole is
+    then exactly that of ``data[:at]`` followed by that of ``data[at:]``, and no match
+    of the digit or field view crosses ``at`` (matches of the word and joined views
+    may: the seams find them, :meth:`LeakGate._seam`). So ``at`` follows a line break
+    (no escape, entity or run of non-ASCII letters holds one, so decoding and folding
+    on either side do not depend on the other; a line break ends every digit run and
+    field) and no tag spans it (a tag may hold a line break)."""
+    if at in (0, len(data)):
+        return True
+    if not 0 < at < len(data) or data[at - 1] != 0x0A:
+        return False
+    # The decoded text before ``at``, from the start of an earlier line (decoding
+    # between two line breaks never depends on what lies outside them).
+    start, back = at, 4 * _TAG_REACH
+    while True:
+        start = data.rfind(b"\n", 0, max(0, at - back)) + 1
+        text = decode(data[start:at].decode("utf-8", errors="replace"))
+        if start == 0 or len(text) >= 4 * _TAG_REACH:
+            break
+        back *= 2
+    return "<" not in text[-_TAG_REACH:]
+
+
+def _next_clean(data: bytes, at: int, limit: int) -> int | None:
+    """The first clean cut at or after ``at`` and before ``limit``."""
+    if at <= 0:
+        return 0
+    if data[at - 1] != 0x0A:
+        found = data.find(b"\n", at, limit)
+        at = found + 1 if found >= 0 else limit
+    while at < limit:
+        if clean_cut(data, at):
+            return at
+        found = data.find(b"\n", at, limit)
+        at = found + 1 if found >= 0 else limit
+    return None
+
+
+def _clean_before(data: bytes, cut: int, words: int) -> int:
+    """A clean cut before ``cut`` with at least ``words`` characters of word view
+    between them, or 0."""
+    back = 4 * words + 256
+    while True:
+        at = max(0, cut - back)
+        if at == 0:
+            return 0
+        start = _next_clean(data, at, cut)
+        if start is not None and len(word_view(_region_flat(data, start, cut))) >= words:
+            return start
+        back *= 2
+
+
+def _clean_after(data: bytes, cut: int, words: int) -> int:
+    """A clean cut after ``cut`` with at least ``words`` characters of word view
+    between them, or the end of the data."""
+    ahead = 4 * words + 256
+    while True:
+        at = cut + ahead
+        if at >= len(data):
+            return len(data)
+        end = _next_clean(data, at, len(data))
+        if end is None:
+            return len(data)
+        if len(word_view(_region_flat(data, cut, end))) >= words:
+            return end
+        ahead *= 2
+
+
+def pieces(data: bytes, size: int) -> list[int]:
+    """Clean cuts of ``data`` about ``size`` bytes apart: ``[0, ..., len(data)]``."""
+    cuts = [0]
+    at = size
+    while at < len(data) - size // 2:
+        cut = _next_clean(data, at, len(data) - size // 2)
+        if cut is None:
+            break
+        cuts.append(cut)
+        at = cut + size
+    cuts.append(len(data))
+    return cuts
 
 
 def _unpacked(values: Iterable[Sensitive | Gated | Stored]) -> Iterator[Sensitive | Gated]:

@@ -1,0 +1,147 @@
+"""A forked worker process for the leak gate's long, independent work.
+
+An export of a large vault spends most of its time on two things that do not depend on
+each other until the very end: redacting and writing the exported cases, and building
+the gate's automata over every sensitive value of the vault; then scanning the output,
+which splits into independent pieces. On a machine with two cores they run side by
+side: :class:`Worker` forks the process (the child sees the parent's memory as it was:
+no value is copied, pickled or written anywhere), the child prepares its part while the
+parent goes on, then answers one request over a pipe.
+
+Fails closed: a child that raises, is killed or answers nothing makes :meth:`Worker.ask`
+raise :class:`WorkerFailed`, and the export writes nothing. The child never touches the
+vault (its connection belongs to the parent), prints nothing, and leaves by
+``os._exit``, so no buffer is flushed twice and no exit handler runs in it. Core dumps
+stay disabled (the limit and the not-dumpable flag are inherited).
+
+The pipe carries bytes between two processes of the same program, each the other's
+copy; the gate's messages are pickled for that reason only, never anything read from a
+file or a peer.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+from collections.abc import Callable
+from typing import Final
+
+from reprisal_report.errors import LeakBlocked
+
+_LENGTH: Final = struct.Struct(">Q")
+
+
+class WorkerFailed(LeakBlocked):
+    """The worker died or failed: the export is refused (nothing is written)."""
+
+
+def available() -> bool:
+    """Whether workers can run here (a POSIX fork; not on Windows)."""
+    return hasattr(os, "fork") and sys.platform != "win32"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view[: 1 << 20])
+        view = view[written:]
+
+
+def _read_all(fd: int) -> bytes:
+    pieces: list[bytes] = []
+    while True:
+        piece = os.read(fd, 1 << 20)
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
+
+
+def _framed(data: bytes) -> bytes:
+    return _LENGTH.pack(len(data)) + data
+
+
+def _unframed(data: bytes) -> bytes | None:
+    if len(data) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack_from(data)
+    body = data[_LENGTH.size :]
+    return body if len(body) == size else None
+
+
+def dumps(value: object) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(data: bytes) -> object:
+    # Only ever bytes this program's own forked copy wrote to a private pipe.
+    return pickle.loads(data)  # noqa: S301
+
+
+class Worker:
+    """``prepare()`` runs in a forked child as soon as the worker is made; the
+    function it returns answers the one request of :meth:`ask` there."""
+
+    def __init__(self, prepare: Callable[[], Callable[[bytes], bytes]]) -> None:
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child (its coverage is not collected)
+            code = 1
+            try:
+                os.close(to_child_w)
+                os.close(to_parent_r)
+                answer = prepare()
+                request = _unframed(_read_all(to_child_r))
+                if request is not None:
+                    _write_all(to_parent_w, _framed(answer(request)))
+                    code = 0
+            except BaseException:  # noqa: S110 - the parent reports a failed child
+                pass
+            finally:
+                os._exit(code)
+        os.close(to_child_r)
+        os.close(to_parent_w)
+        self._pid = pid
+        self._send = to_child_w
+        self._receive = to_parent_r
+        self._done = False
+
+    def ask(self, request: bytes) -> bytes:
+        """Send the request, wait for the answer (once)."""
+        if self._done:
+            raise RuntimeError("a worker answers one request")
+        self._done = True
+        try:
+            try:
+                _write_all(self._send, _framed(request))
+            except BrokenPipeError:
+                pass  # the child is gone: its exit status says why
+            finally:
+                os.close(self._send)
+            reply = _unframed(_read_all(self._receive))
+        finally:
+            os.close(self._receive)
+            status = self._wait()
+        if status != 0 or reply is None:
+            raise WorkerFailed(
+                "leak gate: export refused: the gate's worker process stopped before it "
+                "answered; nothing was written"
+            )
+        return reply
+
+    def close(self) -> None:
+        """Stop the worker without a request (the export failed before asking)."""
+        if self._done:
+            return
+        self._done = True
+        os.close(self._send)  # the child reads no request and exits
+        os.close(self._receive)
+        self._wait()
+
+    def _wait(self) -> int:
+        _, status = os.waitpid(self._pid, 0)
+        return os.waitstatus_to_exitcode(status)

@@ -1,0 +1,111 @@
+"""The gate's forked workers: an answer comes back whole; a worker that fails, raises or
+is killed refuses the export (exit 4, one line), never passes it; and the scan shared
+among processes finds what one scan finds, across the cuts between their pieces."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from reprisal_report.errors import ExitCode
+from reprisal_report.redact import leakgate, worker
+from reprisal_report.redact.leakgate import LeakGate, Sensitive
+
+REFUSED = (
+    "leak gate: export refused: the gate's worker process stopped before it answered; "
+    "nothing was written"
+)
+
+pytestmark = pytest.mark.skipif(not worker.available(), reason="no fork on this platform")
+
+
+def _echo() -> Callable[[bytes], bytes]:
+    prefix = b"ready:"  # made in the child before the request comes
+    return lambda request: prefix + request
+
+
+def test_a_worker_answers_its_one_request_whole() -> None:
+    helper = worker.Worker(_echo)
+    big = os.urandom(3 << 20)
+    assert helper.ask(big) == b"ready:" + big
+    with pytest.raises(RuntimeError, match="one request"):
+        helper.ask(b"again")
+
+
+def test_a_worker_that_raises_refuses() -> None:
+    def prepare() -> Callable[[bytes], bytes]:
+        raise ValueError("broken in the child")
+
+    helper = worker.Worker(prepare)
+    with pytest.raises(worker.WorkerFailed) as caught:
+        helper.ask(b"x" * (1 << 20))
+    assert str(caught.value) == REFUSED
+    assert caught.value.exit_code == ExitCode.REFUSED
+
+
+def test_a_killed_worker_refuses() -> None:
+    def prepare() -> Callable[[bytes], bytes]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+    helper = worker.Worker(prepare)
+    with pytest.raises(worker.WorkerFailed, match="stopped before it answered"):
+        helper.ask(b"request")
+
+
+def test_a_worker_closed_unasked_leaves_no_process() -> None:
+    helper = worker.Worker(_echo)
+    pid = helper._pid
+    helper.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left behind
+
+
+def _output(lines: int) -> bytes:
+    """Lines of filler text; one victim's name broken over the line break in the
+    middle, where a cut falls."""
+    rows = [f"case {n:06d}: filler words here {n}" for n in range(lines)]
+    middle = lines // 2
+    rows[middle] += " José"
+    rows[middle + 1] = "NÚÑEZ was arrested"
+    return ("\n".join(rows) + "\n").encode("utf-8")
+
+
+def test_the_scan_shared_between_processes_finds_across_the_cuts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(leakgate, "PIECE_BYTES", 4096)
+    data = _output(3000)
+    gate = LeakGate([Sensitive("c1", "victims[0].name", "José Núñez", "name")])
+    cuts = leakgate.pieces(data, 4096)
+    assert len(cuts) > 20
+    at = data.index("NÚÑEZ".encode())
+    monkeypatch.setattr(leakgate, "pieces", lambda data, size: sorted({*cuts, at}))
+    assert gate.found(data, workers=1) == {0}
+    assert gate.found(data, workers=2) == {0}
+    assert [(leak.case_id, leak.field) for leak in gate.scan(data, workers=2)] == [
+        ("c1", "victims[0].name")
+    ]
+    clean = LeakGate([Sensitive("c2", "victims[0].name", "Ana Beatriz Lopes", "name")])
+    assert clean.found(data, workers=2) == set()
+
+
+def test_a_failing_scan_worker_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leakgate, "PIECE_BYTES", 4096)
+    data = _output(3000)
+    gate = LeakGate([Sensitive("c1", "victims[0].name", "Ana Beatriz Lopes", "name")])
+    parent = os.getpid()
+    real = gate._found_cuts
+
+    def in_child_fails(data: bytes, cuts: list[int]) -> set[int]:
+        if os.getpid() != parent:
+            raise MemoryError("the child ran out")
+        return real(data, cuts)
+
+    monkeypatch.setattr(gate, "_found_cuts", in_child_fails)
+    with pytest.raises(worker.WorkerFailed) as caught:
+        gate.scan(data, workers=2)
+    assert str(caught.value) == REFUSED
