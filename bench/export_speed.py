@@ -50,8 +50,8 @@ def child_without_gate(argv: list[str]) -> None:
     """Run the CLI with the gate over no values (the child of a "without" figure)."""
     from reprisal_report.workflows import export
 
-    real = export._gate
-    export._gate = lambda forbidden, allowed, data, public=(): real([], allowed, data, public)
+    real = export._leak_gate
+    export._leak_gate = lambda forbidden, allowed, public: real([], allowed, public)
     sys.argv = ["reprisal-report", *argv]
     from reprisal_report.cli.app import main
 

@@ -113,6 +113,12 @@ class LeakBlocked(PolicyRefusal):
     Messages name the case and field, never the value."""
 
 
+class GateFailed(PolicyRefusal):
+    """The leak gate could not finish its check (a worker process died, or its view of
+    the redaction differed from the redaction's): the export is refused as a leak
+    would be, with nothing written."""
+
+
 class ProtectionLowered(PolicyRefusal):
     """A reassessment that protects people less (wider consent, lower risk) without a
     reason."""

@@ -507,3 +507,147 @@ def test_five_case_act_pairs_of_one_case_are_not_published(
     }
     # Its total of pairs (11, from 7 cases) is published; the MV margin stays unknown.
     assert cells[("*", "*")]["count"] == 11
+
+
+# --- the gate in worker processes (large vaults) ----------------------------------------
+
+WORKER_REFUSED = (
+    "reprisal-report: error: leak gate: export refused: the gate's worker process stopped "
+    "before it answered; nothing was written"
+)
+
+
+def _in_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Run the gate in workers from the first case on; the list counts the workers."""
+    from reprisal_report.workflows import export as wf
+
+    started: list[int] = []
+    real = wf._gate_worker
+
+    def counted(*args: Any) -> Any:
+        started.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(wf, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(wf, "_gate_worker", counted)
+    return started
+
+
+def _without_checkpoint(data: bytes, fmt: str) -> object:
+    # Each export is a custody event: the checkpoint it names grows by one each time.
+    if fmt == "json":
+        doc = json.loads(data)
+        del doc["checkpoint"]
+        return doc
+    return [line for line in data.decode("utf-8").splitlines() if "checkpoint" not in line]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "md"])
+def test_the_gate_in_workers_passes_and_writes_exactly_what_one_process_does(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from reprisal_report import clock
+
+    fixed = clock.now()
+    clock.set_clock(lambda: fixed)
+    try:
+        alone = {}
+        for name in ("public", "un-confidential", "stats"):
+            out = tmp_path / f"alone-{name}.{fmt}"
+            alone[name] = (_export(world, out, "--profile", name, "--format", fmt), out)
+        started = _in_workers(monkeypatch)
+        for name in ("public", "un-confidential", "stats"):
+            out = tmp_path / f"workers-{name}.{fmt}"
+            summary = _export(world, out, "--profile", name, "--format", fmt)
+            first, first_out = alone[name]
+            for key in ("cases", "withheld", "leak_gate_values", "tables"):
+                assert summary[key] == first[key], key
+            assert _without_checkpoint(out.read_bytes(), fmt) == _without_checkpoint(
+                first_out.read_bytes(), fmt
+            )
+        assert len(started) == 3
+    finally:
+        clock.set_clock(None)
+
+
+def test_the_gate_in_workers_refuses_a_leak_with_nothing_written(
+    leaky: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = leaky.ids["leak"]
+    summary = "A lawyer, JOSE NUNEZ, was detained."
+    edited = _case("Public case", consent="publish_named", risk="low", public_summary=summary)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    leaky.reporter.ok("case", "edit", case_id, "--from", str(path))
+    leaky.reporter.ok("seal", case_id)
+    folder = tmp_path / "follow-up"
+    folder.mkdir()
+    leaky.reporter.ok("sync", "push", "--to", str(folder))
+    leaky.coordinator.ok("inbox", "import", str(folder))
+    started = _in_workers(monkeypatch)
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    for fmt in ("json", "csv", "md"):
+        result = leaky.coordinator(
+            "export", "--profile", "public", "--format", fmt, "--out", str(out_dir / f"p.{fmt}")
+        )
+        assert result.exit_code == 4, result.stderr
+        assert result.stderr.splitlines()[0] == (
+            f"reprisal-report: error: leak gate: export refused: case {leaky.ids['secret']} "
+            "field victims[0].name appears in the output (1 sensitive values in all); "
+            "nothing was written"
+        )
+        assert list(out_dir.iterdir()) == []
+    assert len(started) == 3
+
+
+def test_a_gate_worker_that_dies_refuses_the_export(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from reprisal_report.workflows import export as wf
+
+    _in_workers(monkeypatch)
+    parent = os.getpid()
+    real = wf._leak_gate
+
+    def dies_in_the_worker(*args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(9)  # as if killed while it built the gate
+        return real(*args)
+
+    monkeypatch.setattr(wf, "_leak_gate", dies_in_the_worker)
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    result = world.coordinator("export", "--profile", "public", "--out", str(out_dir / "p.json"))
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [WORKER_REFUSED]
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_redaction_the_worker_did_not_foresee_is_refused(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reprisal_report.redact import records
+    from reprisal_report.redact.records import GateSplit
+    from reprisal_report.workflows import export as wf
+
+    _in_workers(monkeypatch)
+    real = records.gate_split
+
+    def forgets_a_value(*args: Any) -> GateSplit:
+        split = real(*args)
+        return GateSplit(split.forbidden, split.allowed, split.kept_keys, set())
+
+    monkeypatch.setattr(wf, "gate_split", forgets_a_value)
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    result = world.coordinator("export", "--profile", "public", "--out", str(out_dir / "p.json"))
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        "reprisal-report: error: leak gate: export refused: the gate's split of the exported "
+        "cases' values differs from the redaction's (a bug; please report it); nothing was "
+        "written"
+    ]
+    assert list(out_dir.iterdir()) == []

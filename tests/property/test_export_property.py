@@ -130,6 +130,25 @@ def _fresh(template: Path, where: Path) -> Path:
 def test_no_forbidden_value_in_any_export(
     coordinator_home: Path, cases: list[dict[str, Any]]
 ) -> None:
+    _every_export(coordinator_home, cases)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(case_strategy, min_size=1, max_size=8))
+def test_no_forbidden_value_in_any_export_with_the_gate_in_workers(
+    coordinator_home: Path, cases: list[dict[str, Any]]
+) -> None:
+    """The same, with the gate built and run in forked workers (as for a large vault):
+    the first export computes every case's forms, the next ones run in workers."""
+    before = wf.PARALLEL_FROM
+    wf.PARALLEL_FROM = 1
+    try:
+        _every_export(coordinator_home, cases)
+    finally:
+        wf.PARALLEL_FROM = before
+
+
+def _every_export(coordinator_home: Path, cases: list[dict[str, Any]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = _fresh(coordinator_home, Path(tmp) / "c")
         ids = _fill(home, cases)

@@ -873,7 +873,7 @@ class LeakGate:
         return self._found_in_parallel(data, cuts, workers)
 
     def _found_in_parallel(self, data: bytes, cuts: list[int], workers: int) -> set[int]:
-        from reprisal_report.redact.worker import Worker, dumps, loads
+        from reprisal_report.redact.worker import Worker, WorkerFailed, dumps, loads
 
         share = -(-(len(cuts) - 1) // workers)
         parts = [(cuts[at : at + share + 1]) for at in range(0, len(cuts) - 1, share)]
@@ -890,7 +890,7 @@ class LeakGate:
         for helper in helpers:
             theirs = loads(helper.ask(b""))
             if not isinstance(theirs, set):  # pragma: no cover - our own child's answer
-                raise LeakBlocked("leak gate: a worker answered nonsense; nothing was written")
+                raise WorkerFailed("leak gate: a worker answered nonsense; nothing was written")
             found |= theirs
         return found
 
@@ -1083,7 +1083,11 @@ def without(
 
 def check(gate: LeakGate, data: bytes) -> None:
     """Raise :class:`LeakBlocked` when ``data`` holds any value of ``gate``."""
-    leaks = gate.scan(data)
+    refuse(gate.scan(data))
+
+
+def refuse(leaks: list[Leak]) -> None:
+    """Raise :class:`LeakBlocked` naming the first of ``leaks``, if there are any."""
     if leaks:
         first = leaks[0]
         raise LeakBlocked(

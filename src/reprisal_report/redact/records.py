@@ -300,3 +300,51 @@ def case_text(case: CaseForms) -> str:
 def case_from_text(case_id: str, text: str) -> CaseForms:
     """A case's forms from the kept text; ValueError if it is not of that shape."""
     return CaseForms(*forms_from_text(case_id, text))
+
+
+@dataclass(frozen=True)
+class GateSplit:
+    """What :func:`redact` keeps and forbids of a case, told from its forms alone (the
+    leak gate's worker builds the gate from this while the export redacts; the two are
+    compared before the scan, ``workflows/export.py``)."""
+
+    forbidden: list[Gated]  # values that do not leave as they are, notes last
+    allowed: set[str]  # fold digests of the values that leave as they are
+    kept_keys: set[tuple[str, str]]  # (case id, field) of those
+    forbidden_keys: set[tuple[str, str]]
+
+
+def gate_split(case_id: str, consent: str, case: CaseForms, profile: Profile) -> GateSplit:
+    """The split :func:`redact` makes of ``case``'s sensitive values under ``profile``:
+    a value is kept when its field's action is ``keep`` (``pseudonymise-unless-named``
+    with consent to publish the name counts as keep), forbidden otherwise."""
+    named = consent == "publish_named"
+    forbidden: list[Gated] = []
+    allowed: set[str] = set()
+    kept_keys: set[tuple[str, str]] = set()
+    forbidden_keys: set[tuple[str, str]] = set()
+    for value in case.record:
+        action = profile.action(path_pattern(value.field))
+        if action == "pseudonymise-unless-named":
+            action = "keep" if named else "pseudonymise"
+        if action == "keep":
+            allowed.add(value.forms.folded)
+            kept_keys.add((case_id, value.field))
+        else:
+            forbidden.append(value)
+            forbidden_keys.add((case_id, value.field))
+    for note in case.notes:
+        forbidden.append(note)
+        forbidden_keys.add((case_id, note.field))
+    return GateSplit(forbidden, allowed, kept_keys, forbidden_keys)
+
+
+def redacted_keys(
+    case: ExportCase, redacted: Redacted
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(kept, forbidden) (case id, field) pairs of a redaction, as :class:`GateSplit`
+    has them: its kept and forbidden sensitive values, and the case's notes."""
+    kept = {(case.case_id, path) for path in redacted.kept_paths}
+    forbidden = {(value.case_id, value.field) for value in redacted.forbidden}
+    forbidden |= {(value.case_id, value.field) for value in note_values(case)}
+    return kept, forbidden

@@ -28,12 +28,12 @@ import sys
 from collections.abc import Callable
 from typing import Final
 
-from reprisal_report.errors import LeakBlocked
+from reprisal_report.errors import GateFailed
 
 _LENGTH: Final = struct.Struct(">Q")
 
 
-class WorkerFailed(LeakBlocked):
+class WorkerFailed(GateFailed):
     """The worker died or failed: the export is refused (nothing is written)."""
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import itertools
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,21 +16,23 @@ from pathlib import Path
 
 from reprisal_report import clock
 from reprisal_report.audit.checkpoint import make_checkpoint
-from reprisal_report.errors import InvalidInput
+from reprisal_report.errors import GateFailed, InvalidInput
 from reprisal_report.identity import encoding as enc
 from reprisal_report.identity.keys import public_identity, signing_key
 from reprisal_report.model import canonical
 from reprisal_report.model import triage as rules
-from reprisal_report.redact import minisign, profiles, verify, writers
+from reprisal_report.redact import minisign, profiles, verify, worker, writers
 from reprisal_report.redact.leakgate import (
     FORMS_VERSION,
     STORED_SHAPE,
     Gated,
+    Leak,
     LeakGate,
     Stored,
     check,
     fold_digest,
     forms,
+    refuse,
     without,
 )
 from reprisal_report.redact.profiles import Profile
@@ -41,7 +45,9 @@ from reprisal_report.redact.records import (
     case_forms,
     case_from_text,
     case_text,
+    gate_split,
     redact,
+    redacted_keys,
     select,
     stats_dims,
 )
@@ -53,6 +59,10 @@ from reprisal_report.workflows.files import read_user_file, write_user_file
 FORMAT_NAME = "reprisal-report export v1"
 WITHHELD_REASONS = ("status", "consent", "risk", "profile")
 MAX_EXPORT_BYTES = 1 << 30
+# From this many cases in the vault, the gate is built in a forked worker while the
+# export redacts and writes, and its scan is shared by GATE_WORKERS processes.
+PARALLEL_FROM = 5_000
+GATE_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -267,15 +277,96 @@ def _case_doc(case: ExportCase, fields: dict[str, object], profile: Profile) -> 
     return doc
 
 
-def _gate(
-    forbidden: Sequence[Gated | Stored], allowed: set[str], data: bytes, public: Sequence[str] = ()
-) -> int:
+def _leak_gate(
+    forbidden: Sequence[Gated | Stored], allowed: set[str], public: Sequence[str]
+) -> LeakGate:
     # A value that left as it is for one exported case (the same person, named with
     # consent) is not a leak when it appears; every other sensitive value of the whole
     # vault is.
-    gate = LeakGate(without(forbidden, allowed) if allowed else forbidden, public_words=public)
+    return LeakGate(without(forbidden, allowed) if allowed else forbidden, public_words=public)
+
+
+def _gate(
+    forbidden: Sequence[Gated | Stored], allowed: set[str], data: bytes, public: Sequence[str] = ()
+) -> int:
+    gate = _leak_gate(forbidden, allowed, public)
     check(gate, data)
     return len(gate)
+
+
+_Keys = tuple[set[tuple[str, str]], set[tuple[str, str]]]
+
+
+def _keys_digest(keys: _Keys) -> bytes:
+    """What the worker and the redaction compare of their (kept, forbidden) fields."""
+    text = json.dumps([sorted(keys[0]), sorted(keys[1])], ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).digest()
+
+
+def _gate_worker(
+    withheld: list[Gated | Stored],
+    chosen: list[tuple[str, str, str]],
+    profile: Profile,
+    public: list[str],
+) -> worker.Worker:
+    """The leak gate, built in a forked worker while the export redacts and writes.
+
+    ``withheld``: the values of the cases that do not leave; ``chosen``: (case id,
+    consent, kept forms text) of each case that does. The worker splits each chosen
+    case's values as :func:`redact` will (``records.gate_split``), builds the gate, and
+    answers one request: the export's bytes and the digest of the (kept, forbidden)
+    fields its redaction found. If those differ from its own split it refuses; otherwise it
+    scans the bytes (in pieces, shared by GATE_WORKERS processes) and answers with the
+    number of values gated and the (case, field) of each value found."""
+
+    def prepare() -> Callable[[bytes], bytes]:
+        values: list[Gated | Stored] = list(withheld)
+        allowed: set[str] = set()
+        keys: _Keys = (set(), set())
+        for case_id, consent, text in chosen:
+            if profile.kind == "stats":
+                values.append(Stored(case_id, text))
+                continue
+            split = gate_split(case_id, consent, case_from_text(case_id, text), profile)
+            values += split.forbidden
+            allowed |= split.allowed
+            keys[0].update(split.kept_keys)
+            keys[1].update(split.forbidden_keys)
+        gate = _leak_gate(values, allowed, public)
+        ours = _keys_digest(keys)
+
+        def answer(request: bytes) -> bytes:
+            message = worker.loads(request)
+            if not isinstance(message, tuple) or len(message) != 2:  # pragma: no cover
+                raise TypeError("not a gate request")
+            data: bytes = message[0]
+            theirs: bytes = message[1]
+            if profile.kind != "stats" and not hmac.compare_digest(theirs, ours):
+                return worker.dumps(("differs", 0, []))
+            leaks = gate.scan(data, workers=GATE_WORKERS)
+            return worker.dumps(("scanned", len(gate), [(x.case_id, x.field) for x in leaks]))
+
+        return answer
+
+    return worker.Worker(prepare)
+
+
+def _ask_gate(gate: worker.Worker, data: bytes, keys: _Keys) -> int:
+    """The worker's verdict on ``data``: the number of values gated, or LeakBlocked
+    as :func:`check` raises it."""
+    reply = worker.loads(gate.ask(worker.dumps((data, _keys_digest(keys)))))
+    if not isinstance(reply, tuple) or len(reply) != 3:  # pragma: no cover - our own child
+        raise worker.WorkerFailed("leak gate: the gate's worker answered nonsense")
+    verdict: str = reply[0]
+    count: int = reply[1]
+    leaks: list[tuple[str, str]] = reply[2]
+    if verdict != "scanned":
+        raise GateFailed(
+            "leak gate: export refused: the gate's split of the exported cases' values "
+            "differs from the redaction's (a bug; please report it); nothing was written"
+        )
+    refuse([Leak(case_id, field) for case_id, field in leaks])
+    return int(count)
 
 
 def export(vault: Vault, request: ExportRequest) -> ExportResult:
@@ -302,6 +393,65 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         else:
             withheld[reason] += 1
             forbidden.append(cases.every(row, case))
+    gate: worker.Worker | None = None
+    if _in_parallel(cases, picked):
+        # Every value's forms are at hand: the gate is built beside the redaction.
+        dims = [cases.dims(row, case) for row, case in zip(picked, selected, strict=True)]
+        chosen_texts = [
+            (r.case_id, r.consent, text[1])
+            for r in picked
+            if (text := cases.texts[r.case_id]) is not None  # all are (_in_parallel)
+        ]
+        gate = _gate_worker(forbidden, chosen_texts, profile, _public_words(dims))
+    try:
+        return _export(
+            vault,
+            request,
+            profile,
+            selection,
+            tables,
+            cases,
+            withheld,
+            picked,
+            selected,
+            forbidden,
+            gate,
+        )
+    finally:
+        if gate is not None:
+            gate.close()
+
+
+def _in_parallel(cases: _Cases, picked: list[store.TriageRow]) -> bool:
+    """Whether the gate runs in workers: a large vault, and the forms of every
+    exported case kept (a case whose forms are computed now is a rare, small export)."""
+    return (
+        len(cases.rows) >= PARALLEL_FROM
+        and worker.available()
+        and all(cases.texts.get(row.case_id) is not None for row in picked)
+    )
+
+
+def _public_words(dims: Sequence[store.Dims]) -> list[str]:
+    # The names of the countries the export writes (the Markdown annex's headings) are
+    # the export's own words, not a leak of a place.
+    countries = sorted({case_dims[1] for case_dims in dims} - {""})
+    return [writers.country_name(code) for code in countries] + countries
+
+
+def _export(
+    vault: Vault,
+    request: ExportRequest,
+    profile: Profile,
+    selection: Selection,
+    tables: tuple[tuple[str, ...], ...],
+    cases: _Cases,
+    withheld: Counter[str],
+    picked: list[store.TriageRow],
+    selected: list[ExportCase],
+    forbidden: list[Gated | Stored],
+    gate: worker.Worker | None,
+) -> ExportResult:
     # Counts read only the dims kept with each case's forms; cases leave in full.
     chosen = selected
     if profile.kind != "stats":
@@ -329,21 +479,24 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
         "withheld": dict(withheld),
     }
     high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
+    allowed: set[str] = set()
+    keys: _Keys = (set(), set())
     if profile.kind == "stats":
         data, table_count = _stats(chosen, dims, profile, tables, header, request.format, withheld)
-        forbidden += [cases.every(r, c) for r, c in zip(picked, chosen, strict=True)]
-        allowed: set[str] = set()
+        if gate is None:
+            forbidden += [cases.every(r, c) for r, c in zip(picked, chosen, strict=True)]
     else:
-        chosen_forms = [cases.forms(r, c) for r, c in zip(picked, chosen, strict=True)]
-        data, allowed = _cases_output(
+        chosen_forms = None
+        if gate is None:
+            chosen_forms = [cases.forms(r, c) for r, c in zip(picked, chosen, strict=True)]
+        data, allowed, keys = _cases_output(
             vault, chosen, chosen_forms, profile, header, request.format, withheld, forbidden
         )
         table_count = 0
-    # The names of the countries the export writes (the Markdown annex's headings) are
-    # the export's own words, not a leak of a place.
-    countries = sorted({case_dims[1] for case_dims in dims} - {""})
-    public = [writers.country_name(code) for code in countries] + countries
-    gate_values = _gate(forbidden, allowed, data, public)
+    if gate is not None:
+        gate_values = _ask_gate(gate, data, keys)
+    else:
+        gate_values = _gate(forbidden, allowed, data, _public_words(dims))
     digest = hashlib.sha256(data).hexdigest()
     trusted = (
         f"reprisal-report export profile={profile.name} format={request.format} "
@@ -389,13 +542,16 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
 def _cases_output(
     vault: Vault,
     chosen: list[ExportCase],
-    chosen_forms: list[CaseForms],
+    chosen_forms: list[CaseForms] | None,
     profile: Profile,
     header: dict[str, object],
     fmt: str,
     withheld: Counter[str],
     forbidden: list[Gated | Stored],
-) -> tuple[bytes, set[str]]:
+) -> tuple[bytes, set[str], _Keys]:
+    """The cases' bytes, and for the gate: with ``chosen_forms``, the forbidden values
+    (added to ``forbidden``) and the digests of the values kept; without (the gate's
+    worker has them), the (kept, forbidden) fields of the redaction, to compare."""
     keys: dict[str, bytes] = {}
 
     def pseudonymiser(org_id: str) -> Callable[[str], str]:
@@ -408,16 +564,23 @@ def _cases_output(
 
     docs: list[dict[str, object]] = []
     allowed: set[str] = set()
-    for case, case_gate in zip(chosen, chosen_forms, strict=True):
+    fields: _Keys = (set(), set())
+    for number, case in enumerate(chosen):
         redacted = redact(case, profile, pseudonymiser(case.org_id))
-        by_field = {g.field: g for g in case_gate.record}
-        for value in redacted.forbidden:
-            known = by_field.get(value.field)
-            forbidden.append(known or Gated(value.case_id, value.field, forms(value)))
-        forbidden += case_gate.notes
-        for path, text in zip(redacted.kept_paths, redacted.kept, strict=True):
-            known = by_field.get(path)
-            allowed.add(known.forms.folded if known is not None else fold_digest(text))
+        if chosen_forms is None:
+            kept, dropped = redacted_keys(case, redacted)
+            fields[0].update(kept)
+            fields[1].update(dropped)
+        else:
+            case_gate = chosen_forms[number]
+            by_field = {g.field: g for g in case_gate.record}
+            for value in redacted.forbidden:
+                known = by_field.get(value.field)
+                forbidden.append(known or Gated(value.case_id, value.field, forms(value)))
+            forbidden += case_gate.notes
+            for path, text in zip(redacted.kept_paths, redacted.kept, strict=True):
+                known = by_field.get(path)
+                allowed.add(known.forms.folded if known is not None else fold_digest(text))
         doc = _case_doc(case, redacted.fields, profile)
         if profile.disclose:
             doc["author"] = case.author_key_id
@@ -427,14 +590,14 @@ def _cases_output(
             doc["withheld_fields"] = len(case.salts) - len(redacted.disclosed)
         docs.append(doc)
     if fmt == "json":
-        return writers.cases_json(header, docs), allowed
+        return writers.cases_json(header, docs), allowed, fields
     if fmt == "csv":
         columns = _csv_columns(profile)
-        return writers.cases_csv(docs, columns), allowed
+        return writers.cases_csv(docs, columns), allowed, fields
     name = writers.md_text(profile.name)
     title = f"Reprisals: cases ({name} export, {str(header['generated_at'])[:10]})"
     footer = [f"Signed by {header['signer']}; verify with minisign and the .minisig file."]
-    return writers.cases_md(title, docs, _withheld_line(withheld), footer), allowed
+    return writers.cases_md(title, docs, _withheld_line(withheld), footer), allowed, fields
 
 
 _CSV_FIELD: dict[str, str] = {
