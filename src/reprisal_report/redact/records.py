@@ -9,14 +9,13 @@ the case that did not leave as it is.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from reprisal_report.model.case import CASE_FIELDS, FieldSpec, iter_fields
 from reprisal_report.model.case import is_sensitive as _is_sensitive
-from reprisal_report.model.case import iter_fields
 from reprisal_report.model.case import path_pattern as _path_pattern
 from reprisal_report.redact import profiles
 from reprisal_report.redact.leakgate import (
@@ -101,15 +100,9 @@ def select(case: ExportCase, profile: Profile, selection: Selection) -> str | No
     """Why the case may not leave under this profile (``status``, ``consent``, ``risk``,
     ``profile``), or None. The current assessment decides, not the reporter's first
     word: a newer assessment that narrowed consent or raised the risk withdraws."""
-    if case.status in profiles.NEVER_STATUS or case.status not in profile.status:
-        return "status"
-    never = profiles.NEVER_CONSENT if profile.kind == "stats" else profiles.NEVER_CONSENT_CASES
-    if case.consent in never or case.consent not in profile.consent:
-        return "consent"
-    if case.risk not in profile.risk and not (
-        selection.include_high_risk and case.risk in profile.risk_with_reason
-    ):
-        return "risk"
+    reason = select_by_triage(case.status, case.consent, case.risk, profile, selection)
+    if reason is not None:
+        return reason
     if selection.country is not None and case.record.get("country") != selection.country:
         return "profile"
     if selection.since is not None:
@@ -117,6 +110,23 @@ def select(case: ExportCase, profile: Profile, selection: Selection) -> str | No
         # An incident matches when it may have happened on or after the day.
         if not date or _last_day(date) < selection.since:
             return "profile"
+    return None
+
+
+def select_by_triage(
+    status: str, consent: str, risk: str, profile: Profile, selection: Selection
+) -> str | None:
+    """What :func:`select` decides from the triage state alone (status, consent, risk),
+    before it reads the record for a ``--country`` or ``--since`` selection."""
+    if status in profiles.NEVER_STATUS or status not in profile.status:
+        return "status"
+    never = profiles.NEVER_CONSENT if profile.kind == "stats" else profiles.NEVER_CONSENT_CASES
+    if consent in never or consent not in profile.consent:
+        return "consent"
+    if risk not in profile.risk and not (
+        selection.include_high_risk and risk in profile.risk_with_reason
+    ):
+        return "risk"
     return None
 
 
@@ -144,35 +154,6 @@ def _steps(path: str) -> tuple[str | int, ...]:
     return tuple(m.group(1) if m.group(1) else int(m.group(2)) for m in _STEP.finditer(path))
 
 
-@functools.lru_cache(maxsize=8192)
-def _plan(path: str) -> tuple[tuple[tuple[str | int, bool], ...], str | int]:
-    """The steps of a path to its leaf's parent, each with whether the next step is a
-    name (the node made there is a mapping, else a list's index map), and the leaf."""
-    steps = _steps(path)
-    inner = tuple((step, isinstance(nxt, str)) for step, nxt in itertools.pairwise(steps))
-    return inner, steps[-1]
-
-
-def _set(doc: dict[str, Any], path: str, value: object) -> None:
-    """Set a leaf by its field path; lists are built as index -> item maps first."""
-    inner, leaf = _plan(path)
-    node: Any = doc
-    for step, named in inner:
-        child = node.get(step)
-        if child is None:
-            child = node[step] = {} if named else {"__list__": True}
-        node = child
-    node[leaf] = value
-
-
-def _lists(node: Any) -> Any:
-    if isinstance(node, dict):
-        if node.pop("__list__", False):
-            return [_lists(node[i]) for i in sorted(k for k in node if isinstance(k, int))]
-        return {k: _lists(v) for k, v in node.items()}
-    return node
-
-
 @dataclass(frozen=True)
 class Redacted:
     fields: dict[str, Any]  # the case's fields as they leave (nested like the record)
@@ -190,38 +171,102 @@ def _coarsen(pattern: str, value: str, record: Mapping[str, Any]) -> str:
 
 
 def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str]) -> Redacted:
-    out: dict[str, Any] = {}
-    disclosed: dict[str, dict[str, str]] = {}
-    transformed: list[str] = []
-    forbidden: list[Sensitive] = []
-    kept: list[str] = []
-    kept_paths: list[str] = []
-    named = case.consent == "publish_named"
-    for path, value in iter_fields(case.record):
-        pattern = path_pattern(path)
+    """The case's fields as they leave under ``profile``, field by field in the order
+    of ``model.case.iter_fields`` (whose paths it uses), and what the gate must know."""
+    walk = _Redaction(case, profile, pseudonymise)
+    fields = walk.record(case.record, CASE_FIELDS, "", "")
+    return Redacted(
+        fields, walk.disclosed, walk.transformed, walk.forbidden, walk.kept, walk.kept_paths
+    )
+
+
+_GONE: Final = object()  # a field (or list, or record) of which nothing leaves
+
+
+@functools.cache
+def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
+    return frozenset(spec.name for spec in specs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sensitive_pattern(pattern: str) -> bool:
+    return is_sensitive(pattern)  # the pattern of a path is its own pattern
+
+
+class _Redaction:
+    """One walk over a record: the fields that leave, built as it goes (lists keep the
+    items of which something leaves, in order; a record or list of which nothing
+    leaves is left out), and what was kept, changed and forbidden, path by path."""
+
+    def __init__(
+        self, case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str]
+    ) -> None:
+        self.case = case
+        self.profile = profile
+        self.pseudonymise = pseudonymise
+        self.named = case.consent == "publish_named"
+        self.disclosed: dict[str, dict[str, str]] = {}
+        self.transformed: list[str] = []
+        self.forbidden: list[Sensitive] = []
+        self.kept: list[str] = []
+        self.kept_paths: list[str] = []
+
+    def record(
+        self, record: Mapping[str, Any], specs: tuple[FieldSpec, ...], path: str, pattern: str
+    ) -> dict[str, Any]:
+        if not _names(specs).issuperset(record):
+            # As iter_fields: a key outside the schema is never silently skipped.
+            raise ValueError(f"iter_fields: {path or 'case'} has keys outside the schema")
+        out: dict[str, Any] = {}
+        for spec in specs:
+            if spec.name in record:
+                name = spec.name
+                inner = f"{path}.{name}" if path else name
+                inner_pattern = f"{pattern}.{name}" if pattern else name
+                value = self.value(record[name], spec, inner, inner_pattern)
+                if value is not _GONE:
+                    out[name] = value
+        return out
+
+    def value(self, value: Any, spec: FieldSpec, path: str, pattern: str) -> Any:
+        if isinstance(value, list):
+            items = []
+            item_pattern = f"{pattern}[]"
+            for index, item in enumerate(value):
+                kept = self.value(item, spec, f"{path}[{index}]", item_pattern)
+                if kept is not _GONE:
+                    items.append(kept)
+            return items if items else _GONE
+        if isinstance(value, Mapping):
+            fields = self.record(value, spec.fields, path, pattern)
+            return fields if fields else _GONE
+        return self.leaf(value, path, pattern)
+
+    def leaf(self, value: Any, path: str, pattern: str) -> Any:
+        profile, case = self.profile, self.case
         action = profile.action(pattern)
         if action == "pseudonymise-unless-named":
-            action = "keep" if named else "pseudonymise"
-        sensitive = is_sensitive(path) and isinstance(value, str) and bool(value)
+            action = "keep" if self.named else "pseudonymise"
+        sensitive = isinstance(value, str) and bool(value) and _sensitive_pattern(pattern)
         if action == "keep":
-            _set(out, path, value)
             if profile.disclose and path in case.salts:
-                disclosed[path] = {"value": str(value), "salt": case.salts[path]}
+                self.disclosed[path] = {"value": str(value), "salt": case.salts[path]}
             if sensitive:
-                kept.append(str(value))
-                kept_paths.append(path)
-            continue
+                self.kept.append(str(value))
+                self.kept_paths.append(path)
+            return value
+        out: Any = _GONE
         if action == "coarsen":
-            _set(out, path, _coarsen(pattern, str(value), case.record))
-            transformed.append(path)
+            out = _coarsen(pattern, str(value), case.record)
+            self.transformed.append(path)
         elif action == "pseudonymise":
-            _set(out, path, pseudonymise(str(value)))
-            transformed.append(path)
+            out = self.pseudonymise(str(value))
+            self.transformed.append(path)
         if sensitive:
-            forbidden.append(
+            self.forbidden.append(
                 Sensitive(case.case_id, path, str(value), KIND_OF.get(pattern, "text"))
             )
-    return Redacted(_lists(out), disclosed, transformed, forbidden, kept, kept_paths)
+        return out
 
 
 def stats_dims(

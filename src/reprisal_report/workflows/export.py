@@ -49,6 +49,7 @@ from reprisal_report.redact.records import (
     redact,
     redacted_keys,
     select,
+    select_by_triage,
     stats_dims,
 )
 from reprisal_report.vault import export as store
@@ -197,10 +198,10 @@ class _Cases:
         parts = store.split_row(kept[2])
         return parts if parts is not None and STORED_SHAPE.fullmatch(parts[1]) else None
 
-    def text(self, row: store.TriageRow, case: ExportCase) -> str:
+    def text(self, row: store.TriageRow, case: ExportCase | None) -> str:
         found = self.texts.get(row.case_id)
         if found is None:
-            dims, forms_text = _computed(case)
+            dims, forms_text = _computed(case or self.case(row, full=False))
             found = (store.dims_text(dims) or "", forms_text)
             self.fresh.append(
                 (row.case_id, self.source(row), FORMS_VERSION, store.row_text(dims, forms_text))
@@ -208,8 +209,9 @@ class _Cases:
             self.texts[row.case_id] = found
         return found[1]
 
-    def every(self, row: store.TriageRow, case: ExportCase) -> Stored:
-        """Every sensitive value of the case, for the gate."""
+    def every(self, row: store.TriageRow, case: ExportCase | None) -> Stored:
+        """Every sensitive value of the case, for the gate (``case``: None unless
+        already made; it is made only if the forms must be computed)."""
         return Stored(row.case_id, self.text(row, case))
 
     def forms(self, row: store.TriageRow, case: ExportCase) -> CaseForms:
@@ -384,12 +386,17 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
     picked: list[store.TriageRow] = []
     selected: list[ExportCase] = []
     forbidden: list[Gated | Stored] = []
+    by_row = selection.country is None and selection.since is None
     for row in cases.rows:
-        case = cases.case(row, full=False)
-        reason = select(case, profile, selection)
+        case: ExportCase | None = None
+        if by_row:  # decided by the triage row alone: no case is made for it
+            reason = select_by_triage(row.status, row.consent, row.risk, profile, selection)
+        else:
+            case = cases.case(row, full=False)
+            reason = select(case, profile, selection)
         if reason is None:
             picked.append(row)
-            selected.append(case)
+            selected.append(case or cases.case(row, full=False))
         else:
             withheld[reason] += 1
             forbidden.append(cases.every(row, case))
