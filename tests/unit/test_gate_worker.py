@@ -109,3 +109,34 @@ def test_a_failing_scan_worker_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(worker.WorkerFailed) as caught:
         gate.scan(data, workers=2)
     assert str(caught.value) == REFUSED
+
+
+def test_helpers_made_ahead_share_the_scan_and_are_closed_when_not_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(leakgate, "PIECE_BYTES", 4096)
+    data = _output(3000)
+    gate = LeakGate([Sensitive("c1", "victims[0].name", "José Núñez", "name")])
+    helpers = gate.helpers(1)
+    assert gate.found(data, helpers=helpers) == {0}
+    unused = gate.helpers(1)
+    assert gate.found("José Núñez\n".encode(), helpers=unused) == {0}  # too small to share
+    for helper in [*helpers, *unused]:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(helper._pid, os.WNOHANG)  # every helper reaped
+
+
+def test_no_cut_where_a_join_would_reach_over_it() -> None:
+    # "Núñ-" at a line end joins "ez" on the next line; "José**" likewise; a plain
+    # line break, or a dash after a space at the line end, is a clean cut.
+    for text, clean in [
+        ("Jo Núñ-\nez and more\n", False),
+        ("Jo Núñ&#45;\nez\n", False),
+        ("written **José**\nNúñez\n", False),
+        ("plain line\nnext\n", True),
+        ("name,\nnext\n", True),
+        ("tag <b\n>x\n", False),
+    ]:
+        data = text.encode()
+        at = data.index(b"\n") + 1
+        assert leakgate.clean_cut(data, at) is clean, text

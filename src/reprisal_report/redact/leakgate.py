@@ -37,13 +37,16 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import ahocorasick  # type: ignore[import-not-found]
 
 from reprisal_report.errors import InvalidInput, LeakBlocked
 from reprisal_report.model.fold import fold, is_cjk
 from reprisal_report.model.vocabulary import VOCAB_KINDS, load_vocabulary
+
+if TYPE_CHECKING:
+    from reprisal_report.redact.worker import Worker
 
 KINDS: Final = frozenset({"name", "contact", "text", "place", "organisation"})
 
@@ -726,11 +729,16 @@ class _Matcher:
     def active(self) -> bool:
         return self._automaton is not None
 
-    def scan(self, text: str, found: set[int]) -> None:
+    def scan(self, text: str, found: set[int], until: int | None = None) -> None:
+        """Add the values found in ``text`` to ``found``; ``until``: only the keys
+        whose anchor ends before it (a key is still confirmed on all of ``text``)."""
         if self._automaton is None:
             return
         group: list[tuple[str, int | list[int]]]
-        for end, group in self._automaton.iter(text):
+        steps = (
+            self._automaton.iter(text) if until is None else self._automaton.iter(text, 0, until)
+        )
+        for end, group in steps:
             for key, indices in group:
                 start = end + 1 - min(len(key), ANCHOR)
                 if len(key) > ANCHOR and not text.startswith(key, start):
@@ -831,11 +839,14 @@ class LeakGate:
     def __len__(self) -> int:
         return len(self._where) + self._count
 
-    def scan(self, data: bytes, *, workers: int = 1) -> list[Leak]:
+    def scan(
+        self, data: bytes, *, workers: int = 1, helpers: list[Worker] | None = None
+    ) -> list[Leak]:
         """The values found in ``data`` (the export's bytes, UTF-8): distinct (case,
-        field) pairs, in the order the values were given. ``workers`` above 1: the
-        scan is cut into pieces (:func:`pieces`) shared among that many processes."""
-        found = self.found(data, workers=workers)
+        field) pairs, in the order the values were given. ``workers`` above 1 (or
+        ``helpers``): the scan is cut into pieces (:func:`pieces`) shared among that
+        many processes (:meth:`found`)."""
+        found = self.found(data, workers=workers, helpers=helpers)
         if found and self._stored is not None:
             # Something was found: the same gate value by value names what.
             return LeakGate(_unpacked(self._stored), _public=self.public).scan(data)
@@ -858,9 +869,39 @@ class LeakGate:
     def holds_stored(self) -> bool:
         return self._stored is not None
 
-    def found(self, data: bytes, *, workers: int = 1) -> set[int]:
-        """The indices of the values found in ``data``; with ``workers`` above 1 and
-        enough data, in pieces shared among that many processes."""
+    def helpers(self, count: int) -> list[Worker]:
+        """``count`` forked copies of this gate, each waiting to scan a share of the
+        data given to :meth:`found` (made ahead, so the fork is not waited for)."""
+        from reprisal_report.redact.worker import Worker, dumps, loads
+
+        def prepare() -> Callable[[bytes], bytes]:
+            def answer(request: bytes) -> bytes:
+                message = loads(request)
+                if not isinstance(message, tuple):  # pragma: no cover - our own parent
+                    raise TypeError("not a scan request")
+                data: bytes = message[0]
+                cuts: list[int] = message[1]
+                return dumps(self._found_cuts(data, cuts))
+
+            return answer
+
+        return [Worker(prepare) for _ in range(count)] if _can_fork() else []
+
+    def found(
+        self, data: bytes, *, workers: int = 1, helpers: list[Worker] | None = None
+    ) -> set[int]:
+        """The indices of the values found in ``data``; with ``workers`` above 1 (or
+        ``helpers`` made by :meth:`helpers`) and enough data, in pieces shared among
+        that many processes. Helpers not needed are closed."""
+        if helpers:
+            try:
+                return self._found(data, len(helpers) + 1, helpers)
+            finally:
+                for helper in helpers:
+                    helper.close()
+        return self._found(data, workers, None)
+
+    def _found(self, data: bytes, workers: int, helpers: list[Worker] | None) -> set[int]:
         if len(data) < 2 * PIECE_BYTES:
             found: set[int] = set()
             self._found_flat(marked_fold(decode(data.decode("utf-8", errors="replace"))), found)
@@ -870,25 +911,23 @@ class LeakGate:
         cuts = pieces(data, PIECE_BYTES)
         if workers < 2 or len(cuts) < 3 or not _can_fork():
             return self._found_cuts(data, cuts)
-        return self._found_in_parallel(data, cuts, workers)
+        return self._found_in_parallel(data, cuts, workers, helpers)
 
-    def _found_in_parallel(self, data: bytes, cuts: list[int], workers: int) -> set[int]:
-        from reprisal_report.redact.worker import Worker, WorkerFailed, dumps, loads
+    def _found_in_parallel(
+        self, data: bytes, cuts: list[int], workers: int, helpers: list[Worker] | None
+    ) -> set[int]:
+        from reprisal_report.redact.worker import WorkerFailed, dumps, loads
 
         share = -(-(len(cuts) - 1) // workers)
         parts = [(cuts[at : at + share + 1]) for at in range(0, len(cuts) - 1, share)]
-
-        def scanned(part: list[int]) -> Callable[[], Callable[[bytes], bytes]]:
-            def prepare() -> Callable[[bytes], bytes]:
-                answer = dumps(self._found_cuts(data, part))  # at once, in the child
-                return lambda _request: answer
-
-            return prepare
-
-        helpers = [Worker(scanned(part)) for part in parts[1:]]
+        if helpers is None:
+            helpers = self.helpers(len(parts) - 1)
+        helpers = helpers[: len(parts) - 1]
+        for helper, part in zip(helpers, parts[1:], strict=False):
+            helper.send(dumps((data, part)))
         found = self._found_cuts(data, parts[0])
         for helper in helpers:
-            theirs = loads(helper.ask(b""))
+            theirs = loads(helper.receive())
             if not isinstance(theirs, set):  # pragma: no cover - our own child's answer
                 raise WorkerFailed("leak gate: a worker answered nonsense; nothing was written")
             found |= theirs
@@ -921,17 +960,21 @@ class LeakGate:
         self._digits.scan(digit_view(flat), found)
         self._word.scan(word_view(flat), found)
         markup, every = _joins(flat)
-        for window in self._joined_windows(flat, markup):
-            self._word.scan(window, found)
+        for window, until in self._joined_windows(flat, markup):
+            self._word.scan(window, found, until)
         if every != markup:
-            for window in self._joined_windows(flat, every):
-                self._word.scan(window, found)
+            for window, until in self._joined_windows(flat, every):
+                self._word.scan(window, found, until)
         if self._field.active:
             self._field.scan(field_view(flat), found)
 
-    def _joined_windows(self, flat: str, spans: list[tuple[int, int]]) -> Iterator[str]:
+    def _joined_windows(self, flat: str, spans: list[tuple[int, int]]) -> Iterator[tuple[str, int]]:
         """A joined view, only where it differs from the word view: around each span
-        removed, as far as the longest pattern reaches."""
+        removed, as far as the longest pattern reaches; with each window, where its
+        scan may stop. A match the word view does not hold spans a join, so it starts
+        before the last join of its window and its anchor (the first ANCHOR
+        characters) ends within ANCHOR characters after it; the rest of the window
+        is there for the comparison of longer keys."""
         reach = self._word.longest + 1
         windows: list[tuple[int, int, list[tuple[int, int]]]] = []
         for at, until in spans:
@@ -950,8 +993,11 @@ class LeakGate:
             for at, until in joins:
                 pieces.append(flat[last:at])
                 last = until
-            pieces.append(flat[last : len(flat) if right < 0 else right])
-            yield word_view("".join(pieces))
+            tail = flat[last : len(flat) if right < 0 else right]
+            pieces.append(tail)
+            window = word_view("".join(pieces))
+            # The window ends with the tail's words; the last join is where they begin.
+            yield window, len(window) - len(word_view(tail)) + 1 + ANCHOR
 
 
 _STORED_HIT: Final = -1  # the index of every pattern of a Stored value
@@ -979,7 +1025,9 @@ def clean_cut(data: bytes, at: int) -> bool:
     may: the seams find them, :meth:`LeakGate._seam`). So ``at`` follows a line break
     (no escape, entity or run of non-ASCII letters holds one, so decoding and folding
     on either side do not depend on the other; a line break ends every digit run and
-    field) and no tag spans it (a tag may hold a line break)."""
+    field), no tag spans it (a tag may hold a line break), and no join reaches over
+    it (a dash or markup right before it, which a letter after it would join: each
+    side alone would then make other joined views than the whole)."""
     if at in (0, len(data)):
         return True
     if not 0 < at < len(data) or data[at - 1] != 0x0A:
@@ -993,7 +1041,13 @@ def clean_cut(data: bytes, at: int) -> bool:
         if start == 0 or len(text) >= 4 * _TAG_REACH:
             break
         back *= 2
-    return "<" not in text[-_TAG_REACH:]
+    if "<" in text[-_TAG_REACH:]:
+        return False
+    flat = marked_fold(text).rstrip(" ")
+    if not flat.endswith("|"):  # pragma: no cover - a line break always folds to "|"
+        return False
+    before = flat[:-1].rstrip(" ")
+    return not before or before[-1] not in _JOINERS
 
 
 def _next_clean(data: bytes, at: int, limit: int) -> int | None:

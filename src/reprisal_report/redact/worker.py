@@ -112,19 +112,30 @@ class Worker:
 
     def ask(self, request: bytes) -> bytes:
         """Send the request, wait for the answer (once)."""
+        self.send(request)
+        return self.receive()
+
+    def send(self, request: bytes) -> None:
+        """Send the one request; :meth:`receive` waits for the answer."""
         if self._done:
             raise RuntimeError("a worker answers one request")
         self._done = True
         try:
-            try:
-                _write_all(self._send, _framed(request))
-            except BrokenPipeError:
-                pass  # the child is gone: its exit status says why
-            finally:
-                os.close(self._send)
+            _write_all(self._send, _framed(request))
+        except BrokenPipeError:
+            pass  # the child is gone: its exit status says why
+        finally:
+            os.close(self._send)
+
+    def receive(self) -> bytes:
+        """The answer to the request sent."""
+        if self._receive < 0:
+            raise RuntimeError("a worker answers one request")
+        try:
             reply = _unframed(_read_all(self._receive))
         finally:
             os.close(self._receive)
+            self._receive = -1
             status = self._wait()
         if status != 0 or reply is None:
             raise WorkerFailed(
@@ -134,12 +145,15 @@ class Worker:
         return reply
 
     def close(self) -> None:
-        """Stop the worker without a request (the export failed before asking)."""
-        if self._done:
+        """Stop the worker without (waiting for) an answer: the export failed or did
+        not need it. Nothing if the answer was received."""
+        if self._receive < 0:
             return
-        self._done = True
-        os.close(self._send)  # the child reads no request and exits
-        os.close(self._receive)
+        if not self._done:
+            self._done = True
+            os.close(self._send)  # the child reads no request and exits
+        os.close(self._receive)  # a child still answering fails to write, and exits
+        self._receive = -1
         self._wait()
 
     def _wait(self) -> int:
