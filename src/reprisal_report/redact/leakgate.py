@@ -300,16 +300,19 @@ _DATE_BYTES: Final = _byte_table(
 _HEX_RUN: Final = b"h" * 16
 _HEX_TAIL: Final = re.compile(b"h+")
 _DATE_SHAPE: Final = b"ddddsdd"
-# Dates the exporter writes (YYYY-MM, YYYY-MM-DD, YYYY/MM/DD): not phone numbers.
+# Dates the exporter writes (YYYY-MM, YYYY-MM-DD, YYYY/MM/DD): not phone numbers,
+# unless more digits follow in the same run ("2000-01 00 12" is a number).
 _DATE: Final = re.compile(
-    rb"(?:1[89]|20)[0-9]{2}([\^/.])(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12][0-9]|3[01]))?(?![0-9])"
+    rb"(?:1[89]|20)[0-9]{2}([\^/.])(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12][0-9]|3[01]))?"
+    rb"(?![0-9]|[ .()+/^]+[0-9])"
 )
 
 
 def _not_phone_spans(data: bytes) -> list[tuple[int, int]]:
     """Spans of folded text that hold digits but no phone number: hashes, key ids and
     salts written in hex (16 or more hex characters, at least one a letter, standing
-    alone), and dates (``YYYY-MM``, ``YYYY-MM-DD``, also with ``/`` or ``.``)."""
+    alone), and dates (``YYYY-MM``, ``YYYY-MM-DD``, also with ``/`` or ``.``) that
+    are a digit run of their own."""
     spans: list[tuple[int, int]] = []
     shape = data.translate(_HEX_BYTES)
     at = shape.find(_HEX_RUN)
@@ -325,10 +328,19 @@ def _not_phone_spans(data: bytes) -> list[tuple[int, int]]:
     while at >= 0:
         if at == 0 or shape[at - 1] != 100:  # "d"
             match = _DATE.match(data, at)
-            if match is not None:
+            if match is not None and not _digit_before(data, at):
                 spans.append((at, match.end()))
         at = shape.find(_DATE_SHAPE, at + 1)
     return sorted(spans)
+
+
+def _digit_before(data: bytes, at: int) -> bool:
+    """Whether a digit stands before ``at`` in the same digit run (only the digit
+    separators between): a date there is the end of a longer number."""
+    at -= 1
+    while at >= 0 and data[at] in _DIGIT_SEPARATORS:
+        at -= 1
+    return at >= 0 and 48 <= data[at] <= 57
 
 
 def digit_text(text_folded: str) -> bytes:
@@ -499,7 +511,7 @@ def _digit_patterns(flat: str, has_letters: bool) -> Iterator[Pattern]:
             yield Pattern("digits", f"|{digits}|", "digits-whole")
 
 
-FORMS_VERSION: Final = f"gate-forms 1, unicode {unicodedata.unidata_version}"
+FORMS_VERSION: Final = f"gate-forms 2, unicode {unicodedata.unidata_version}"
 """What :func:`forms` computes depends on: the rules of this module (bump the number
 with any change to decoding, folding, views or patterns; ``tests/unit/test_leakgate.py``
 pins the forms of a set of values to it) and the Unicode database folding uses (a new
