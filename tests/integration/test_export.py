@@ -638,7 +638,7 @@ def test_a_redaction_the_worker_did_not_foresee_is_refused(
 
     def forgets_a_value(*args: Any) -> GateSplit:
         split = real(*args)
-        return GateSplit(split.forbidden, split.allowed, split.kept_keys, set())
+        return GateSplit(split.forbidden, split.allowed, split.kept_keys, split.forbidden_keys[1:])
 
     monkeypatch.setattr(wf, "gate_split", forgets_a_value)
     out_dir = tmp_path / "exports"

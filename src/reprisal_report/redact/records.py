@@ -355,8 +355,8 @@ class GateSplit:
 
     forbidden: list[Gated]  # values that do not leave as they are, notes last
     allowed: set[str]  # fold digests of the values that leave as they are
-    kept_keys: set[tuple[str, str]]  # (case id, field) of those
-    forbidden_keys: set[tuple[str, str]]
+    kept_keys: list[tuple[str, str]]  # (case id, field) of those, in field order
+    forbidden_keys: list[tuple[str, str]]
 
 
 def gate_split(case_id: str, consent: str, case: CaseForms, profile: Profile) -> GateSplit:
@@ -366,30 +366,31 @@ def gate_split(case_id: str, consent: str, case: CaseForms, profile: Profile) ->
     named = consent == "publish_named"
     forbidden: list[Gated] = []
     allowed: set[str] = set()
-    kept_keys: set[tuple[str, str]] = set()
-    forbidden_keys: set[tuple[str, str]] = set()
+    kept_keys: list[tuple[str, str]] = []
+    forbidden_keys: list[tuple[str, str]] = []
     for value in case.record:
         action = profile.action(path_pattern(value.field))
         if action == "pseudonymise-unless-named":
             action = "keep" if named else "pseudonymise"
         if action == "keep":
             allowed.add(value.forms.folded)
-            kept_keys.add((case_id, value.field))
+            kept_keys.append((case_id, value.field))
         else:
             forbidden.append(value)
-            forbidden_keys.add((case_id, value.field))
+            forbidden_keys.append((case_id, value.field))
     for note in case.notes:
         forbidden.append(note)
-        forbidden_keys.add((case_id, note.field))
+        forbidden_keys.append((case_id, note.field))
     return GateSplit(forbidden, allowed, kept_keys, forbidden_keys)
 
 
 def redacted_keys(
     case: ExportCase, redacted: Redacted
-) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(kept, forbidden) (case id, field) pairs of a redaction, as :class:`GateSplit`
-    has them: its kept and forbidden sensitive values, and the case's notes."""
-    kept = {(case.case_id, path) for path in redacted.kept_paths}
-    forbidden = {(value.case_id, value.field) for value in redacted.forbidden}
-    forbidden |= {(value.case_id, value.field) for value in note_values(case)}
+    lists them: its kept and forbidden sensitive values in field order, then the
+    case's notes."""
+    kept = [(case.case_id, path) for path in redacted.kept_paths]
+    forbidden = [(value.case_id, value.field) for value in redacted.forbidden]
+    forbidden += [(value.case_id, value.field) for value in note_values(case)]
     return kept, forbidden

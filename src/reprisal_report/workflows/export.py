@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -296,13 +295,18 @@ def _gate(
     return len(gate)
 
 
-_Keys = tuple[set[tuple[str, str]], set[tuple[str, str]]]
+_Keys = tuple[list[tuple[str, str]], list[tuple[str, str]]]
 
 
 def _keys_digest(keys: _Keys) -> bytes:
-    """What the worker and the redaction compare of their (kept, forbidden) fields."""
-    text = json.dumps([sorted(keys[0]), sorted(keys[1])], ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).digest()
+    """What the worker and the redaction compare of their (kept, forbidden) fields,
+    case by case in export order, field by field (case ids and field paths hold no
+    control character)."""
+    digest = hashlib.sha256()
+    for pairs in keys:
+        digest.update("\n".join(f"{case_id}\x00{field}" for case_id, field in pairs).encode())
+        digest.update(b"\x01")
+    return digest.digest()
 
 
 def _gate_worker(
@@ -324,7 +328,7 @@ def _gate_worker(
     def prepare() -> Callable[[bytes], bytes]:
         values: list[Gated | Stored] = list(withheld)
         allowed: set[str] = set()
-        keys: _Keys = (set(), set())
+        keys: _Keys = ([], [])
         for case_id, consent, text in chosen:
             if profile.kind == "stats":
                 values.append(Stored(case_id, text))
@@ -332,10 +336,13 @@ def _gate_worker(
             split = gate_split(case_id, consent, case_from_text(case_id, text), profile)
             values += split.forbidden
             allowed |= split.allowed
-            keys[0].update(split.kept_keys)
-            keys[1].update(split.forbidden_keys)
+            keys[0].extend(split.kept_keys)
+            keys[1].extend(split.forbidden_keys)
         gate = _leak_gate(values, allowed, public)
         ours = _keys_digest(keys)
+        # Copies of the built gate to share the scan, forked now, while the export
+        # still redacts.
+        helpers = gate.helpers(GATE_WORKERS - 1)
 
         def answer(request: bytes) -> bytes:
             message = worker.loads(request)
@@ -345,7 +352,7 @@ def _gate_worker(
             theirs: bytes = message[1]
             if profile.kind != "stats" and not hmac.compare_digest(theirs, ours):
                 return worker.dumps(("differs", 0, []))
-            leaks = gate.scan(data, workers=GATE_WORKERS)
+            leaks = gate.scan(data, helpers=helpers)
             return worker.dumps(("scanned", len(gate), [(x.case_id, x.field) for x in leaks]))
 
         return answer
@@ -353,10 +360,10 @@ def _gate_worker(
     return worker.Worker(prepare)
 
 
-def _ask_gate(gate: worker.Worker, data: bytes, keys: _Keys) -> int:
-    """The worker's verdict on ``data``: the number of values gated, or LeakBlocked
-    as :func:`check` raises it."""
-    reply = worker.loads(gate.ask(worker.dumps((data, _keys_digest(keys)))))
+def _gate_verdict(gate: worker.Worker) -> int:
+    """The worker's verdict on the data sent to it: the number of values gated, or
+    LeakBlocked as :func:`check` raises it."""
+    reply = worker.loads(gate.receive())
     if not isinstance(reply, tuple) or len(reply) != 3:  # pragma: no cover - our own child
         raise worker.WorkerFailed("leak gate: the gate's worker answered nonsense")
     verdict: str = reply[0]
@@ -487,7 +494,7 @@ def _export(
     }
     high_risk = sum(1 for c in chosen if c.risk in profile.risk_with_reason)
     allowed: set[str] = set()
-    keys: _Keys = (set(), set())
+    keys: _Keys = ([], [])
     if profile.kind == "stats":
         data, table_count = _stats(chosen, dims, profile, tables, header, request.format, withheld)
         if gate is None:
@@ -501,7 +508,8 @@ def _export(
         )
         table_count = 0
     if gate is not None:
-        gate_values = _ask_gate(gate, data, keys)
+        # The worker scans; the signature is made meanwhile, and kept only if it passes.
+        gate.send(worker.dumps((data, _keys_digest(keys))))
     else:
         gate_values = _gate(forbidden, allowed, data, _public_words(dims))
     digest = hashlib.sha256(data).hexdigest()
@@ -510,6 +518,8 @@ def _export(
         f"sha256={digest} time={now} signer={me.key_id}"
     )
     signature = minisign.sign(signing_key(vault), data, trusted_comment=trusted)
+    if gate is not None:
+        gate_values = _gate_verdict(gate)
     sig_path = request.out.with_name(request.out.name + ".minisig")
     write_user_file(request.out, data, mode=0o600)
     write_user_file(sig_path, signature, mode=0o644)
@@ -571,13 +581,13 @@ def _cases_output(
 
     docs: list[dict[str, object]] = []
     allowed: set[str] = set()
-    fields: _Keys = (set(), set())
+    fields: _Keys = ([], [])
     for number, case in enumerate(chosen):
         redacted = redact(case, profile, pseudonymiser(case.org_id))
         if chosen_forms is None:
             kept, dropped = redacted_keys(case, redacted)
-            fields[0].update(kept)
-            fields[1].update(dropped)
+            fields[0].extend(kept)
+            fields[1].extend(dropped)
         else:
             case_gate = chosen_forms[number]
             by_field = {g.field: g for g in case_gate.record}
