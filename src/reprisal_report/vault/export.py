@@ -24,7 +24,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # the store imports the migrations, which import this module
     from reprisal_report.vault.store import Vault
@@ -57,8 +57,9 @@ MIGRATION: list[str | Callable[[Any], None]] = [
 ]
 
 
-@dataclass(frozen=True)
-class TriageRow:
+class TriageRow(NamedTuple):
+    """A received case's triage state (a named tuple: an export reads one per case)."""
+
     case_id: str
     bundle_id: str  # the latest bundle
     status: str
@@ -73,7 +74,7 @@ def triage_rows(vault: Vault) -> list[TriageRow]:
         "SELECT case_id, latest_bundle_id, status, risk, consent, first_received_at "
         "FROM triage_cases ORDER BY first_received_at, case_id"
     ).fetchall()
-    return [TriageRow(*map(str, r)) for r in rows]
+    return [TriageRow._make(map(str, r)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def bundles(vault: Vault, bundle_ids: Sequence[str]) -> dict[str, BundleRow]:
 def gate_rows(vault: Vault) -> dict[str, tuple[str, str, str]]:
     """case id -> (source, version, forms text) of every kept row."""
     rows = vault.conn.execute("SELECT case_id, source, version, forms FROM export_gate_forms")
-    return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}
+    # Every column is TEXT NOT NULL: the rows hold str already.
+    return {case_id: (source, version, forms) for case_id, source, version, forms in rows}
 
 
 def gate_source(bundle_id: str, notes: Sequence[str]) -> str:

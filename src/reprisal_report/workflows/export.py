@@ -320,10 +320,11 @@ def _gate_worker(
     ``withheld``: the values of the cases that do not leave; ``chosen``: (case id,
     consent, kept forms text) of each case that does. The worker splits each chosen
     case's values as :func:`redact` will (``records.gate_split``), builds the gate, and
-    answers one request: the export's bytes and the digest of the (kept, forbidden)
-    fields its redaction found. If those differ from its own split it refuses; otherwise it
-    scans the bytes (in pieces, shared by GATE_WORKERS processes) and answers with the
-    number of values gated and the (case, field) of each value found."""
+    answers one request: the digest of the (kept, forbidden) fields the redaction
+    found (32 bytes), then the export's bytes. If those fields differ from its own
+    split it refuses; otherwise it scans the bytes (in pieces, shared by GATE_WORKERS
+    processes) and answers with the number of values gated and the (case, field) of
+    each value found."""
 
     def prepare() -> Callable[[bytes], bytes]:
         values: list[Gated | Stored] = list(withheld)
@@ -345,11 +346,7 @@ def _gate_worker(
         helpers = gate.helpers(GATE_WORKERS - 1)
 
         def answer(request: bytes) -> bytes:
-            message = worker.loads(request)
-            if not isinstance(message, tuple) or len(message) != 2:  # pragma: no cover
-                raise TypeError("not a gate request")
-            data: bytes = message[0]
-            theirs: bytes = message[1]
+            theirs, data = request[:32], request[32:]
             if profile.kind != "stats" and not hmac.compare_digest(theirs, ours):
                 return worker.dumps(("differs", 0, []))
             leaks = gate.scan(data, helpers=helpers)
@@ -408,6 +405,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
             withheld[reason] += 1
             forbidden.append(cases.every(row, case))
     gate: worker.Worker | None = None
+    dims: list[store.Dims] | None = None
     if _in_parallel(cases, picked):
         # Every value's forms are at hand: the gate is built beside the redaction.
         dims = [cases.dims(row, case) for row, case in zip(picked, selected, strict=True)]
@@ -430,6 +428,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
             selected,
             forbidden,
             gate,
+            dims,
         )
     finally:
         if gate is not None:
@@ -465,13 +464,15 @@ def _export(
     selected: list[ExportCase],
     forbidden: list[Gated | Stored],
     gate: worker.Worker | None,
+    dims: list[store.Dims] | None,
 ) -> ExportResult:
     # Counts read only the dims kept with each case's forms; cases leave in full.
     chosen = selected
     if profile.kind != "stats":
         cases.fetch(picked)
         chosen = [cases.case(row, full=True) for row in picked]
-    dims = [cases.dims(row, case) for row, case in zip(picked, chosen, strict=True)]
+    if dims is None:
+        dims = [cases.dims(row, case) for row, case in zip(picked, chosen, strict=True)]
     if cases.fresh:
         with vault.transaction():
             store.store_gate_forms(vault, cases.fresh)
@@ -509,7 +510,7 @@ def _export(
         table_count = 0
     if gate is not None:
         # The worker scans; the signature is made meanwhile, and kept only if it passes.
-        gate.send(worker.dumps((data, _keys_digest(keys))))
+        gate.send(_keys_digest(keys) + data)
     else:
         gate_values = _gate(forbidden, allowed, data, _public_words(dims))
     digest = hashlib.sha256(data).hexdigest()
