@@ -140,3 +140,26 @@ def test_no_cut_where_a_join_would_reach_over_it() -> None:
         data = text.encode()
         at = data.index(b"\n") + 1
         assert leakgate.clean_cut(data, at) is clean, text
+
+
+def test_a_worker_still_working_is_stopped_by_close() -> None:
+    # The export failed while the worker was still building: close() does not wait
+    # for work nobody will ask for (the child would block here for ever).
+    never_r, never_w = os.pipe()
+
+    def prepare() -> Callable[[bytes], bytes]:
+        os.read(never_r, 1)  # blocks: nothing is ever written
+        return _echo()
+
+    helper = worker.Worker(prepare)
+    previous = signal.signal(signal.SIGALRM, signal.default_int_handler)
+    signal.alarm(30)  # a close() that waited would fail here, not hang the suite
+    try:
+        helper.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(never_r)
+        os.close(never_w)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(helper._pid, os.WNOHANG)

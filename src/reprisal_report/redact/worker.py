@@ -21,8 +21,10 @@ file or a peer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import Callable
@@ -151,9 +153,12 @@ class Worker:
             return
         if not self._done:
             self._done = True
-            os.close(self._send)  # the child reads no request and exits
-        os.close(self._receive)  # a child still answering fails to write, and exits
+            os.close(self._send)
+        os.close(self._receive)
         self._receive = -1
+        # Its answer is not wanted: stop it now rather than let it finish its work.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self._pid, signal.SIGKILL)
         self._wait()
 
     def _wait(self) -> int:
