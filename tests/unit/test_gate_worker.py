@@ -148,12 +148,16 @@ def test_a_worker_still_working_is_stopped_by_close() -> None:
     never_r, never_w = os.pipe()
 
     def prepare() -> Callable[[bytes], bytes]:
-        os.read(never_r, 1)  # blocks: nothing is ever written
+        os.close(never_w)
+        os.read(never_r, 1)  # blocks until the test closes its end
         return _echo()
 
+    def too_long(signum: int, frame: object) -> None:
+        raise TimeoutError("close() waited for the worker's work")
+
     helper = worker.Worker(prepare)
-    previous = signal.signal(signal.SIGALRM, signal.default_int_handler)
-    signal.alarm(30)  # a close() that waited would fail here, not hang the suite
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(20)  # a close() that waited fails here (and the child then ends)
     try:
         helper.close()
     finally:
