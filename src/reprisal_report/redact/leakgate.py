@@ -877,10 +877,6 @@ class LeakGate:
                 leaks.append(Leak(*where))
         return leaks
 
-    @property
-    def holds_stored(self) -> bool:
-        return self._stored is not None
-
     def helpers(self, count: int) -> list[Worker]:
         """``count`` forked copies of this gate, each waiting to scan a share of the
         data given to :meth:`found` (made ahead, so the fork is not waited for)."""
