@@ -267,3 +267,30 @@ def test_a_scan_in_pieces_finds_exactly_what_one_scan_finds(
     assert cuts[0] == 0 and cuts[-1] == len(raw)
     assert all(leakgate.clean_cut(raw, cut) for cut in cuts)
     assert gate._found_cuts(raw, cuts) == whole
+
+
+PADDING = [" ", "  ", ", ", "\n", " . ", "\u00a0", " - ", "\u200b "]
+
+
+@settings(max_examples=200)
+@given(
+    data=st.data(),
+    name=names(),
+    pad=st.lists(st.sampled_from(PADDING), min_size=1, max_size=400),
+    how=ENCODINGS,
+)
+def test_markup_inside_a_word_and_padding_between_words_is_caught(
+    data: st.DataObject, name: tuple[str, str], pad: list[str], how: str
+) -> None:
+    """A name with emphasis inside one of its words (the joined view's case) and any
+    run of spaces, punctuation or line breaks between its words: the joined window
+    reaches as far as the words, not the characters."""
+    _, value = name
+    words = value.split(" ")
+    target = data.draw(st.integers(0, len(words) - 1))
+    word_ = words[target]
+    at = data.draw(st.integers(1, len(word_) - 1))
+    words[target] = f"{word_[:at]}**{word_[at:]}**"
+    gate = LeakGate([Sensitive("c", "victims[0].name", value, "name")])
+    text = f"{data.draw(filler())} {''.join(pad).join(words)} {data.draw(filler())}"
+    assert ("c", "victims[0].name") in [(x.case_id, x.field) for x in gate.scan(encoded(text, how))]

@@ -432,3 +432,11 @@ def test_a_number_written_exactly_as_a_date_is_the_documented_miss() -> None:
     gate = LeakGate([Sensitive("c", "victims[0].contact", "20121123", "contact")])
     assert found(gate, "on 2012-11-23 it happened") == []
     assert found(gate, "on 2012 11 23 it happened") == [("c", "victims[0].contact")]
+
+
+@pytest.mark.parametrize("padding", [" " * 20, " " * 5000, " ," * 300, "\n" * 40, " - " * 200])
+def test_padding_between_the_words_of_a_name_marked_inside_a_word(padding: str) -> None:
+    # The joined view reaches as far as the words, however many characters apart.
+    gate = LeakGate([Sensitive("c", "victims[0].name", "José Núñez", "name")])
+    assert found(gate, f"He met Jo**sé**{padding}Núñez today") == [("c", "victims[0].name")]
+    assert found(gate, f"He met José{padding}Nú**ñez** today") == [("c", "victims[0].name")]

@@ -741,14 +741,17 @@ class _Matcher:
     def active(self) -> bool:
         return self._automaton is not None
 
-    def scan(self, text: str, found: set[int], until: int | None = None) -> None:
-        """Add the values found in ``text`` to ``found``; ``until``: only the keys
-        whose anchor ends before it (a key is still confirmed on all of ``text``)."""
+    def scan(self, text: str, found: set[int], since: int = 0, until: int | None = None) -> None:
+        """Add the values found in ``text`` to ``found``; ``since`` and ``until``: only
+        the keys that start at or after ``since`` and whose anchor ends before
+        ``until`` (a key is still confirmed on all of ``text``)."""
         if self._automaton is None:
             return
         group: list[tuple[str, int | list[int]]]
         steps = (
-            self._automaton.iter(text) if until is None else self._automaton.iter(text, 0, until)
+            self._automaton.iter(text)
+            if until is None
+            else self._automaton.iter(text, since, until)
         )
         for end, group in steps:
             for key, indices in group:
@@ -966,46 +969,77 @@ class LeakGate:
     def _found_flat(self, flat: str, found: set[int]) -> None:
         """Scan folded text (of the whole output, or of a region between clean cuts)."""
         self._digits.scan(digit_view(flat), found)
-        self._word.scan(word_view(flat), found)
         markup, every = _joins(flat)
-        for window, until in self._joined_windows(flat, markup):
-            self._word.scan(window, found, until)
+        words, junctions = _word_view_at(flat, sorted({at for at, _ in markup + every}))
+        self._word.scan(words, found)
+        for window, since, until in self._joined_windows(words, markup, junctions):
+            self._word.scan(window, found, since, until)
         if every != markup:
-            for window, until in self._joined_windows(flat, every):
-                self._word.scan(window, found, until)
+            for window, since, until in self._joined_windows(words, every, junctions):
+                self._word.scan(window, found, since, until)
         if self._field.active:
             self._field.scan(field_view(flat), found)
 
-    def _joined_windows(self, flat: str, spans: list[tuple[int, int]]) -> Iterator[tuple[str, int]]:
-        """A joined view, only where it differs from the word view: around each span
-        removed, as far as the longest pattern reaches; with each window, where its
-        scan may stop. A match the word view does not hold spans a join, so it starts
-        before the last join of its window and its anchor (the first ANCHOR
-        characters) ends within ANCHOR characters after it; the rest of the window
-        is there for the comparison of longer keys."""
+    def _joined_windows(
+        self, words: str, spans: list[tuple[int, int]], junctions: dict[int, int]
+    ) -> Iterator[tuple[str, int, int]]:
+        """A joined view, only where it differs from the word view: the word view
+        around each join with the space the join's marks became taken out, as far as
+        the longest pattern reaches on either side (in words: a run of spaces or
+        punctuation is one space there, so padding between the words of a name does
+        not push it out of reach). With each window, where its scan may start and stop:
+        a match the word view does not hold spans a join, so it starts at most the
+        longest pattern before the first join of its window, and its anchor (the first
+        ANCHOR characters) ends within ANCHOR characters after the last; the rest of
+        the window is there for the comparison of longer keys."""
         reach = self._word.longest + 1
-        windows: list[tuple[int, int, list[tuple[int, int]]]] = []
-        for at, until in spans:
-            start, end = at - reach, until + reach
-            if windows and start <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], end, windows[-1][2])
-                windows[-1][2].append((at, until))
+        windows: list[list[int]] = []  # the junctions of each window
+        for at, _ in spans:
+            junction = junctions[at]
+            if windows and junction - windows[-1][-1] <= 2 * reach + 1:
+                windows[-1].append(junction)
             else:
-                windows.append((start, end, [(at, until)]))
-        for start, end, joins in windows:
-            # Widen to whole words, so no window begins or ends inside one.
-            left = flat.rfind(" ", 0, start) + 1 if start > 0 else 0
-            right = flat.find(" ", end) if end < len(flat) else -1
+                windows.append([junction])
+        for inside in windows:
+            first, last = inside[0], inside[-1]
+            # Whole words: from a space before, to a space after.
+            start = words.rfind(" ", 0, max(0, first - reach) + 1)
+            start = max(start, 0)
+            end = words.find(" ", min(len(words) - 1, last + 1 + reach))
+            end = len(words) if end < 0 else end + 1
             pieces: list[str] = []
-            last = left
-            for at, until in joins:
-                pieces.append(flat[last:at])
-                last = until
-            tail = flat[last : len(flat) if right < 0 else right]
-            pieces.append(tail)
-            window = word_view("".join(pieces))
-            # The window ends with the tail's words; the last join is where they begin.
-            yield window, len(window) - len(word_view(tail)) + 1 + ANCHOR
+            at = start
+            for junction in inside:
+                pieces.append(words[at:junction])
+                at = junction + 1
+            pieces.append(words[at:end])
+            window = "".join(pieces)
+            after_last = last - start - (len(inside) - 1)  # the first letter joined on
+            yield window, max(0, first - start - reach), after_last + ANCHOR
+
+
+def _word_view_at(flat: str, cuts: list[int]) -> tuple[str, dict[int, int]]:
+    """The word view of ``flat``, and where in it the space stands that each join at
+    ``cuts`` (a position with a letter before it and a join's mark at it) became. The
+    view is made piece by piece between the cuts: a piece that ends with a letter
+    followed by one that starts with a mark make the word view of both with one
+    space between."""
+    if not cuts:
+        return word_view(flat), {}
+    views: list[str] = []
+    junctions: dict[int, int] = {}
+    length = 0
+    last = 0
+    for cut in cuts:
+        view = word_view(flat[last:cut])
+        if views:
+            view = view[1:]
+        views.append(view)
+        length += len(view)
+        junctions[cut] = length - 1
+        last = cut
+    views.append(word_view(flat[last:])[1:])
+    return "".join(views), junctions
 
 
 _STORED_HIT: Final = -1  # the index of every pattern of a Stored value
