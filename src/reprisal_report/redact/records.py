@@ -183,14 +183,37 @@ def redact(case: ExportCase, profile: Profile, pseudonymise: Callable[[str], str
 _GONE: Final = object()  # a field (or list, or record) of which nothing leaves
 
 
-@functools.cache
+_NAMES: dict[int, tuple[tuple[FieldSpec, ...], frozenset[str]]] = {}
+
+
 def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
-    return frozenset(spec.name for spec in specs)
+    """The keys a record of ``specs`` may hold. Kept by the tuple's identity (the
+    schema's tuples live as long as the program): hashing the specs themselves, each
+    a dataclass of nested tuples, cost more than the walk."""
+    known = _NAMES.get(id(specs))
+    if known is None or known[0] is not specs:
+        known = _NAMES[id(specs)] = (specs, frozenset(spec.name for spec in specs))
+    return known[1]
 
 
 @functools.lru_cache(maxsize=1024)
 def _sensitive_pattern(pattern: str) -> bool:
     return is_sensitive(pattern)  # the pattern of a path is its own pattern
+
+
+_ACTIONS: dict[tuple[int, bool], tuple[Profile, dict[str, str]]] = {}
+
+
+def _actions(profile: Profile, named: bool) -> dict[str, str]:
+    """pattern -> action of ``profile`` for a case with or without consent to publish
+    the name, filled as the walks meet the patterns (by the profile's identity, as
+    :func:`_names`: an export walks tens of thousands of cases with one profile)."""
+    known = _ACTIONS.get((id(profile), named))
+    if known is None or known[0] is not profile:
+        if len(_ACTIONS) >= 64:  # a long-lived process (the tests) sees many profiles
+            _ACTIONS.clear()
+        known = _ACTIONS[(id(profile), named)] = (profile, {})
+    return known[1]
 
 
 class _Redaction:
@@ -205,6 +228,10 @@ class _Redaction:
         self.profile = profile
         self.pseudonymise = pseudonymise
         self.named = case.consent == "publish_named"
+        salts = case.salts
+        # The salts are read at each kept field: the lazy mapping's own dict, once.
+        self.salts: Mapping[str, str] = salts._data() if isinstance(salts, Parsed) else salts
+        self.actions = _actions(profile, self.named)
         self.disclosed: dict[str, dict[str, str]] = {}
         self.transformed: list[str] = []
         self.forbidden: list[Sensitive] = []
@@ -229,6 +256,8 @@ class _Redaction:
         return out
 
     def value(self, value: Any, spec: FieldSpec, path: str, pattern: str) -> Any:
+        if type(value) is str:  # most leaves: no isinstance over the abstract types
+            return self.leaf(value, path, pattern)
         if isinstance(value, list):
             items = []
             item_pattern = f"{pattern}[]"
@@ -237,20 +266,23 @@ class _Redaction:
                 if kept is not _GONE:
                     items.append(kept)
             return items if items else _GONE
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             fields = self.record(value, spec.fields, path, pattern)
             return fields if fields else _GONE
         return self.leaf(value, path, pattern)
 
     def leaf(self, value: Any, path: str, pattern: str) -> Any:
         profile, case = self.profile, self.case
-        action = profile.action(pattern)
-        if action == "pseudonymise-unless-named":
-            action = "keep" if self.named else "pseudonymise"
+        action = self.actions.get(pattern)
+        if action is None:
+            action = profile.action(pattern)
+            if action == "pseudonymise-unless-named":
+                action = "keep" if self.named else "pseudonymise"
+            self.actions[pattern] = action
         sensitive = isinstance(value, str) and bool(value) and _sensitive_pattern(pattern)
         if action == "keep":
-            if profile.disclose and path in case.salts:
-                self.disclosed[path] = {"value": str(value), "salt": case.salts[path]}
+            if profile.disclose and path in self.salts:
+                self.disclosed[path] = {"value": str(value), "salt": self.salts[path]}
             if sensitive:
                 self.kept.append(str(value))
                 self.kept_paths.append(path)
