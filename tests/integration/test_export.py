@@ -651,3 +651,39 @@ def test_a_redaction_the_worker_did_not_foresee_is_refused(
         "written"
     ]
     assert list(out_dir.iterdir()) == []
+
+
+def test_damaged_kept_forms_are_refused_by_the_worker_then_computed_again(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kept row of the current version and content whose forms text is not of the
+    # shape the release writes (never written so; the vault authenticates its pages):
+    # the worker checks the shapes the export left to it, refuses, and the rows are
+    # forgotten, so the next export computes them and passes.
+    started = _in_workers(monkeypatch)
+    case_id = world.ids["anon"]
+    with open_profile(world.coordinator.home, PASSPHRASE) as vault, vault.transaction():
+        vault.conn.execute(
+            "UPDATE export_gate_forms SET forms = forms || char(5) || 'not forms' "
+            "WHERE case_id = ?",
+            (case_id,),
+        )
+    out_dir = tmp_path / "exports"
+    out_dir.mkdir()
+    out = out_dir / "public.json"
+    result = world.coordinator("export", "--profile", "public", "--out", str(out))
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        "reprisal-report: error: leak gate: export refused: the kept gate forms of 1 case(s) "
+        "were damaged; they were discarded and the next export computes them again; "
+        "nothing was written"
+    ]
+    assert list(out_dir.iterdir()) == []
+    summary = _export(world, out, "--profile", "public")
+    assert summary["cases"] == 2
+    with open_profile(world.coordinator.home, PASSPHRASE) as vault:
+        row = vault.conn.execute(
+            "SELECT forms FROM export_gate_forms WHERE case_id = ?", (case_id,)
+        ).fetchone()
+    assert row is not None and "not forms" not in row[0]
+    assert len(started) == 1  # the second export computed the forms, in one process

@@ -213,6 +213,14 @@ def store_gate_forms(vault: Vault, rows: Sequence[tuple[str, str, str, str]]) ->
     )
 
 
+def forget_gate_forms(vault: Vault, case_ids: Sequence[str]) -> None:
+    """Delete the kept gate forms of these cases (computed again when next needed).
+    Run inside a transaction."""
+    vault.conn.executemany(
+        "DELETE FROM export_gate_forms WHERE case_id = ?", [(case_id,) for case_id in case_ids]
+    )
+
+
 def notes(vault: Vault) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for case_id, text in vault.conn.execute("SELECT case_id, text FROM triage_notes ORDER BY seq"):

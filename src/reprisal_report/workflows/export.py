@@ -155,6 +155,19 @@ class _Cases:
         # The cases whose forms must be computed now read their records.
         self.fetch([row for row in self.rows if self.texts[row.case_id] is None])
 
+    def check_shapes(self) -> None:
+        """Drop each kept forms text not of the exact shape this release writes (its
+        forms are then computed again). An export whose gate runs in a worker leaves
+        this to the worker, off the export's own path (``_gate_worker``)."""
+        bad = [
+            row
+            for row in self.rows
+            if (text := self.texts[row.case_id]) is not None and not STORED_SHAPE.fullmatch(text[1])
+        ]
+        for row in bad:
+            self.texts[row.case_id] = None
+        self.fetch(bad)
+
     def fetch(self, rows: Sequence[store.TriageRow]) -> None:
         wanted = [r.bundle_id for r in rows if r.bundle_id not in self.bundles]
         if wanted:
@@ -190,12 +203,11 @@ class _Cases:
 
     def _current(self, row: store.TriageRow) -> tuple[str, str] | None:
         """The kept row's (dims, forms) texts, only if computed from this very content
-        and normalisation, and of the shape this release writes."""
+        and normalisation (their shape is checked apart: :meth:`check_shapes`)."""
         kept = self.kept.get(row.case_id)
         if kept is None or kept[1] != FORMS_VERSION or kept[0] != self.source(row):
             return None
-        parts = store.split_row(kept[2])
-        return parts if parts is not None and STORED_SHAPE.fullmatch(parts[1]) else None
+        return store.split_row(kept[2])
 
     def text(self, row: store.TriageRow, case: ExportCase | None) -> str:
         found = self.texts.get(row.case_id)
@@ -327,6 +339,16 @@ def _gate_worker(
     each value found."""
 
     def prepare() -> Callable[[bytes], bytes]:
+        # The kept texts' shape, unchecked by the export (Cases.check_shapes): a text
+        # of any other shape would not be read as the forms it should be.
+        damaged = [
+            value.case_id
+            for value in withheld
+            if isinstance(value, Stored) and not STORED_SHAPE.fullmatch(value.text)
+        ]
+        damaged += [case_id for case_id, _, text in chosen if not STORED_SHAPE.fullmatch(text)]
+        if damaged:
+            return lambda _request: worker.dumps(("damaged", 0, [(c, "") for c in damaged]))
         values: list[Gated | Stored] = list(withheld)
         allowed: set[str] = set()
         keys: _Keys = ([], [])
@@ -357,7 +379,7 @@ def _gate_worker(
     return worker.Worker(prepare)
 
 
-def _gate_verdict(gate: worker.Worker) -> int:
+def _gate_verdict(gate: worker.Worker, vault: Vault) -> int:
     """The worker's verdict on the data sent to it: the number of values gated, or
     LeakBlocked as :func:`check` raises it."""
     reply = worker.loads(gate.receive())
@@ -366,6 +388,17 @@ def _gate_verdict(gate: worker.Worker) -> int:
     verdict: str = reply[0]
     count: int = reply[1]
     leaks: list[tuple[str, str]] = reply[2]
+    if verdict == "damaged":
+        # Never expected (the rows are written in that shape, the vault authenticates
+        # its pages): forget them, so the next export computes them again.
+        damaged = sorted({case_id for case_id, _ in leaks})
+        with vault.transaction():
+            store.forget_gate_forms(vault, damaged)
+        raise GateFailed(
+            f"leak gate: export refused: the kept gate forms of {len(damaged)} case(s) "
+            "were damaged; they were discarded and the next export computes them again; "
+            "nothing was written"
+        )
     if verdict != "scanned":
         raise GateFailed(
             "leak gate: export refused: the gate's split of the exported cases' values "
@@ -384,6 +417,9 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
     selection = _selection(request, profile)
     tables = _tables(request, profile) if profile.kind == "stats" else ()
     cases = _Cases(vault)
+    parallel = _in_parallel(cases)
+    if not parallel:
+        cases.check_shapes()
     if selection.country is not None or selection.since is not None:
         cases.fetch(cases.rows)  # selecting reads every record
     withheld: Counter[str] = Counter({r: 0 for r in WITHHELD_REASONS})
@@ -406,7 +442,7 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
             forbidden.append(cases.every(row, case))
     gate: worker.Worker | None = None
     dims: list[store.Dims] | None = None
-    if _in_parallel(cases, picked):
+    if parallel:
         # Every value's forms are at hand: the gate is built beside the redaction.
         dims = [cases.dims(row, case) for row, case in zip(picked, selected, strict=True)]
         chosen_texts = [
@@ -435,13 +471,13 @@ def export(vault: Vault, request: ExportRequest) -> ExportResult:
             gate.close()
 
 
-def _in_parallel(cases: _Cases, picked: list[store.TriageRow]) -> bool:
-    """Whether the gate runs in workers: a large vault, and the forms of every
-    exported case kept (a case whose forms are computed now is a rare, small export)."""
+def _in_parallel(cases: _Cases) -> bool:
+    """Whether the gate runs in workers: a large vault, every case's forms kept (the
+    first export after a migration computes them, in one process)."""
     return (
         len(cases.rows) >= PARALLEL_FROM
         and worker.available()
-        and all(cases.texts.get(row.case_id) is not None for row in picked)
+        and all(text is not None for text in cases.texts.values())
     )
 
 
@@ -520,7 +556,7 @@ def _export(
     )
     signature = minisign.sign(signing_key(vault), data, trusted_comment=trusted)
     if gate is not None:
-        gate_values = _gate_verdict(gate)
+        gate_values = _gate_verdict(gate, vault)
     sig_path = request.out.with_name(request.out.name + ".minisig")
     write_user_file(request.out, data, mode=0o600)
     write_user_file(sig_path, signature, mode=0o644)
