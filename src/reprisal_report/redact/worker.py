@@ -5,8 +5,9 @@ each other until the very end: redacting and writing the exported cases, and bui
 the gate's automata over every sensitive value of the vault; then scanning the output,
 which splits into independent pieces. On a machine with two cores they run side by
 side: :class:`Worker` forks the process (the child sees the parent's memory as it was:
-no value is copied, pickled or written anywhere), the child prepares its part while the
-parent goes on, then answers one request over a pipe.
+the vault's values are not copied or written anywhere; only the bytes to scan and the
+answers cross a pipe), the child prepares its part while the parent goes on, then
+answers one request.
 
 Fails closed: a child that raises, is killed or answers nothing makes :meth:`Worker.ask`
 raise :class:`WorkerFailed`, and the export writes nothing. The child never touches the
