@@ -196,12 +196,17 @@ def _names(specs: tuple[FieldSpec, ...]) -> frozenset[str]:
     return known[1]
 
 
-@functools.lru_cache(maxsize=1024)
-def _sensitive_pattern(pattern: str) -> bool:
-    return is_sensitive(pattern)  # the pattern of a path is its own pattern
-
-
 _ACTIONS: dict[tuple[int, bool], tuple[Profile, dict[str, str]]] = {}
+
+
+def resolved_action(profile: Profile, pattern: str, named: bool) -> str:
+    """The profile's action for a field pattern in a case whose consent does or does
+    not publish the name: ``pseudonymise-unless-named`` resolved to ``keep`` or
+    ``pseudonymise``. The one rule both :func:`redact` and :func:`gate_split` follow."""
+    action = profile.action(pattern)
+    if action == "pseudonymise-unless-named":
+        return "keep" if named else "pseudonymise"
+    return action
 
 
 def _actions(profile: Profile, named: bool) -> dict[str, str]:
@@ -275,11 +280,9 @@ class _Redaction:
         profile, case = self.profile, self.case
         action = self.actions.get(pattern)
         if action is None:
-            action = profile.action(pattern)
-            if action == "pseudonymise-unless-named":
-                action = "keep" if self.named else "pseudonymise"
-            self.actions[pattern] = action
-        sensitive = isinstance(value, str) and bool(value) and _sensitive_pattern(pattern)
+            action = self.actions[pattern] = resolved_action(profile, pattern, self.named)
+        # The pattern of a path is its own pattern: is_sensitive caches by it.
+        sensitive = isinstance(value, str) and bool(value) and is_sensitive(pattern)
         if action == "keep":
             if profile.disclose and path in self.salts:
                 self.disclosed[path] = {"value": str(value), "salt": self.salts[path]}
@@ -401,10 +404,7 @@ def gate_split(case_id: str, consent: str, case: CaseForms, profile: Profile) ->
     kept_keys: list[tuple[str, str]] = []
     forbidden_keys: list[tuple[str, str]] = []
     for value in case.record:
-        action = profile.action(path_pattern(value.field))
-        if action == "pseudonymise-unless-named":
-            action = "keep" if named else "pseudonymise"
-        if action == "keep":
+        if resolved_action(profile, path_pattern(value.field), named) == "keep":
             allowed.add(value.forms.folded)
             kept_keys.append((case_id, value.field))
         else:
