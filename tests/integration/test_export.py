@@ -271,6 +271,21 @@ def leaky(make_cli: Callable[[str], Cli], tmp_path: Path) -> Iterator[World]:
         yield built
 
 
+def _leaking_follow_up(leaky: World, tmp_path: Path, summary: str) -> None:
+    """The reporter edits the public case's summary, seals a follow-up, and the
+    coordinator imports it."""
+    case_id = leaky.ids["leak"]
+    edited = _case("Public case", consent="publish_named", risk="low", public_summary=summary)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    leaky.reporter.ok("case", "edit", case_id, "--from", str(path))
+    leaky.reporter.ok("seal", case_id)
+    folder = tmp_path / "follow-up"
+    folder.mkdir()
+    leaky.reporter.ok("sync", "push", "--to", str(folder))
+    leaky.coordinator.ok("inbox", "import", str(folder))
+
+
 @pytest.mark.parametrize(
     ("summary", "field"),
     [
@@ -282,18 +297,8 @@ def test_the_leak_gate_refuses_with_nothing_written(
     leaky: World, tmp_path: Path, summary: str, field: str
 ) -> None:
     # The public case's summary carries the withheld case's victim name (in another
-    # case and accent form) or contact number (with other spacing); the reporter
-    # edits and seals a follow-up, which the coordinator imports.
-    case_id = leaky.ids["leak"]
-    edited = _case("Public case", consent="publish_named", risk="low", public_summary=summary)
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(edited), encoding="utf-8")
-    leaky.reporter.ok("case", "edit", case_id, "--from", str(path))
-    leaky.reporter.ok("seal", case_id)
-    folder = tmp_path / "follow-up"
-    folder.mkdir()
-    leaky.reporter.ok("sync", "push", "--to", str(folder))
-    leaky.coordinator.ok("inbox", "import", str(folder))
+    # case and accent form) or contact number (with other spacing).
+    _leaking_follow_up(leaky, tmp_path, summary)
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
     for fmt in ("json", "csv", "md"):
@@ -573,17 +578,7 @@ def test_the_gate_in_workers_passes_and_writes_exactly_what_one_process_does(
 def test_the_gate_in_workers_refuses_a_leak_with_nothing_written(
     leaky: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    case_id = leaky.ids["leak"]
-    summary = "A lawyer, JOSE NUNEZ, was detained."
-    edited = _case("Public case", consent="publish_named", risk="low", public_summary=summary)
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(edited), encoding="utf-8")
-    leaky.reporter.ok("case", "edit", case_id, "--from", str(path))
-    leaky.reporter.ok("seal", case_id)
-    folder = tmp_path / "follow-up"
-    folder.mkdir()
-    leaky.reporter.ok("sync", "push", "--to", str(folder))
-    leaky.coordinator.ok("inbox", "import", str(folder))
+    _leaking_follow_up(leaky, tmp_path, "A lawyer, JOSE NUNEZ, was detained.")
     started = _in_workers(monkeypatch)
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
