@@ -18,11 +18,11 @@ at worst a blob no row names (an orphan); :func:`remove_orphans` deletes those, 
 a command holding the profile's write lock may call it (an ``attach`` in progress
 has blobs its uncommitted rows will name).
 
-Reading streams: :func:`open_blob` decrypts on a worker thread into a small bounded
-queue (at most ``_QUEUE_CHUNKS`` pieces of ``READ_SIZE`` in memory), so ``seal`` reads
-a blob of any size in constant memory and decryption overlaps the bundle's encryption
-on a second core. The reader returns end-of-file only after the whole age file
-authenticated and its padding was checked to be zeros.
+Reading streams: :func:`open_blob` decrypts in a forked child process that writes the
+plaintext into a pipe (at most ``READ_SIZE`` in flight), so ``seal`` reads a blob of
+any size in constant memory and decryption runs beside the bundle's encryption on a
+second core. The reader returns end-of-file only after the child authenticated the
+whole age file and checked its padding to be zeros.
 
 This module is the blob store's one user of pyrage's streaming API besides
 bundle/age_layer.py (which the vault layer cannot import); it guards the same traps:
@@ -33,15 +33,15 @@ re-raised even when pyrage swallowed them on its final flush.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
-import queue
 import secrets
-import threading
+import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import pyrage
 
@@ -53,8 +53,6 @@ from reprisal_report.vault.store import Vault
 BLOBS_DIR = "blobs"
 STORAGE_SECRET = "storage/age-x25519"  # noqa: S105 - a row name, not a secret
 READ_SIZE = 1024 * 1024
-_QUEUE_CHUNKS = 4
-_POLL_SECONDS = 0.1
 _NAME_BYTES = 16
 
 
@@ -211,11 +209,13 @@ def write_blob(
 
 # --- reading ---------------------------------------------------------------------------
 
-_END = object()
-
-
-class _Stopped(Exception):
-    """The reader was closed early; ends the worker thread's decryption."""
+# What the decrypting child writes after the attachment's bytes: a status byte and the
+# SHA-256 of the bytes it sent. Only a child that authenticated the whole age file and
+# found nothing but zeros after the attachment writes status 0.
+_GOOD: Final = 0
+_DAMAGED: Final = 1
+_TRAILER_BYTES: Final = 1 + 32
+_ZEROS: Final = bytes(64 * 1024)
 
 
 def _damaged(what: str) -> CorruptVault:
@@ -225,120 +225,152 @@ def _damaged(what: str) -> CorruptVault:
     )
 
 
-class _QueueSink:
-    """The worker's plaintext writer: gathers pyrage's small writes into pieces of
-    ``READ_SIZE`` and hands each to the reader (one lock round trip per piece, not per
-    write), blocking while the queue is full; stops when the reader is closed."""
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
-    def __init__(self, reader: _BlobReader) -> None:
-        self._reader = reader
+
+class _PipeSink:
+    """The child's plaintext writer: the first ``size`` bytes go to the pipe (gathered
+    into pieces of ``READ_SIZE``) and are hashed; whatever follows must be zeros."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        import hashlib
+
+        self._fd = fd
+        self._remaining = size
         self._pending = bytearray()
+        self.digest = hashlib.sha256()
+        self.padding_ok = True
 
     def write(self, data: bytes) -> int:
-        self._pending += data
-        if len(self._pending) >= READ_SIZE:
-            self.flush()
+        view = memoryview(data)
+        if self._remaining:
+            take = view[: self._remaining]
+            self._remaining -= len(take)
+            self._pending += take
+            view = view[len(take) :]
+            if len(self._pending) >= READ_SIZE or not self._remaining:
+                self.flush()
+        while view and self.padding_ok:
+            piece, view = view[: len(_ZEROS)], view[len(_ZEROS) :]
+            self.padding_ok = piece == _ZEROS[: len(piece)]
         return len(data)
 
     def flush(self) -> None:
         if self._pending:
-            piece, self._pending = bytes(self._pending), bytearray()
-            self._reader.offer(piece)
+            self.digest.update(self._pending)
+            _write_all(self._fd, self._pending)
+            self._pending = bytearray()
+
+    def trailer(self) -> bytes:
+        good = self.padding_ok and not self._remaining and not self._pending
+        return bytes([_GOOD if good else _DAMAGED]) + self.digest.digest()
+
+
+def _decrypt_into_pipe(handle: BinaryIO, identity: Any, size: int, fd: int) -> int:
+    """The child's whole work; its exit code. Never raises, never prints."""
+    try:
+        sink = _PipeSink(fd, size)
+        pyrage.decrypt_io(handle, sink, [identity])
+        sink.flush()
+        _write_all(fd, sink.trailer())
+        return 0
+    except BaseException:  # a failed or forged age file, or the reader went away
+        return 1
 
 
 class _BlobReader(io.RawIOBase):
-    """The first ``size`` plaintext bytes of a blob; EOF once the rest is verified."""
+    """The first ``size`` plaintext bytes of a blob; EOF once the rest is verified.
+
+    A forked child decrypts (pyrage holds the interpreter lock while it works, so a
+    thread would not run beside the bundle's encryption; a process does) and writes
+    the plaintext into a pipe, then a trailer saying whether the whole age file
+    authenticated and only zeros followed the attachment. The child sees the parent's
+    memory as it was at the fork (the storage identity is not copied anywhere); it
+    touches neither the vault nor any output, and leaves by ``os._exit``. If the
+    reader is closed early the child is killed.
+    """
 
     def __init__(self, handle: BinaryIO, identity: Any, size: int, what: str) -> None:
         super().__init__()
-        self._handle = handle
         self._what = what
         self._remaining = size
-        self._chunk = memoryview(b"")
-        self._offset = 0
-        self._finished = False
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_CHUNKS)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._decrypt, args=(identity,), name="blob-decrypt", daemon=True
-        )
-        self._thread.start()
-
-    # worker side
-    def offer(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def _decrypt(self, identity: Any) -> None:
-        outcome: object = _END
-        sink = _QueueSink(self)
+        self._checked = False
+        read_fd, write_fd = os.pipe()
+        with contextlib.suppress(AttributeError, OSError):  # Linux only; a speed-up
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, READ_SIZE)
         try:
-            pyrage.decrypt_io(self._handle, sink, [identity])
-            sink.flush()
-        except BaseException as exc:  # handed to the reading thread, which raises
-            outcome = exc
-        with contextlib.suppress(_Stopped):
-            self.offer(outcome)
-
-    # reader side
-    def _next(self) -> bytes | None:
-        item = self._queue.get()
-        if item is _END:
-            self._finished = True
-            return None
-        if isinstance(item, BaseException):
-            self._finished = True
-            raise _damaged(self._what) from None
-        if not isinstance(item, bytes):
-            raise TypeError("unexpected item from the decrypting thread")
-        return item
+            pid = os.fork()
+        except BaseException:
+            for fd in (read_fd, write_fd):
+                os.close(fd)
+            handle.close()
+            raise
+        if pid == 0:  # the child
+            code = 1
+            try:
+                os.close(read_fd)
+                code = _decrypt_into_pipe(handle, identity, size, write_fd)
+            finally:
+                os._exit(code)
+        self._pid: int | None = pid
+        os.close(write_fd)
+        handle.close()
+        self._pipe = io.FileIO(read_fd, "rb")
+        self.sha256: str | None = None  # of the bytes read, once verified
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
         if self._remaining == 0:
             self._verify_rest()
             return 0
-        while self._offset >= len(self._chunk):
-            chunk = self._next()
-            if chunk is None:
-                raise _damaged(self._what)  # shorter than its recorded size
-            self._chunk, self._offset = memoryview(chunk), 0
-        n = min(len(view), len(self._chunk) - self._offset, self._remaining)
-        view[:n] = self._chunk[self._offset : self._offset + n]
-        self._offset += n
-        self._remaining -= n
-        return n
+        view = memoryview(buffer).cast("B")
+        n = self._pipe.readinto(view[: self._remaining])
+        if not n:
+            self._fail()  # the child stopped before the recorded size: damaged
+        self._remaining -= n or 0
+        return n or 0
 
     def _verify_rest(self) -> None:
-        """Read to the end of the age file: only zeros may follow the attachment."""
-        tail = bytes(self._chunk[self._offset :])
-        while True:
-            if tail.count(0) != len(tail):
-                raise _damaged(self._what)
-            if self._finished:
+        if self._checked:
+            return
+        trailer = bytearray()
+        while len(trailer) <= _TRAILER_BYTES:  # one byte more: nothing may follow
+            piece = self._pipe.read(_TRAILER_BYTES + 1 - len(trailer))
+            if not piece:
                 break
-            nxt = self._next()
-            if nxt is None:
-                break
-            tail = nxt
-        self._chunk, self._offset = memoryview(b""), 0
+            trailer += piece
+        code = self._reap()
+        if code != 0 or len(trailer) != _TRAILER_BYTES or trailer[0] != _GOOD:
+            self._fail()
+        self._checked = True
+        self.sha256 = bytes(trailer[1:]).hex()
+
+    def _fail(self) -> None:
+        self._stop()
+        raise _damaged(self._what) from None
+
+    def _reap(self) -> int:
+        pid, self._pid = self._pid, None
+        if pid is None:
+            return 1
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    def _stop(self) -> None:
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._reap()
 
     def close(self) -> None:
         if not self.closed:
-            self._stop.set()
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    self._queue.get_nowait()
-            self._thread.join()
-            self._handle.close()
+            self._pipe.close()
+            self._stop()
         super().close()
 
 

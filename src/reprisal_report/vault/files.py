@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -154,3 +156,86 @@ def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class BackgroundWriter:
+    """Writes a new file's bytes, and hashes them (SHA-256), on a second thread.
+
+    For large outputs made by pyrage, which keeps the interpreter lock while it
+    encrypts: the writes and the hashing release that lock, so on their own thread they
+    run beside the encryption instead of after it. Bytes are gathered into pieces of
+    ``piece`` and at most ``depth`` pieces wait (bounded memory). The first error of the
+    thread (a full disk, say) is raised by the next ``write`` or by ``close``; after it
+    the thread only drains the queue, so a writer never blocks on a dead thread.
+
+    ``close`` must be called (it returns the digest); ``abort`` on any failure. The
+    handle is flushed first and then written through its descriptor: nothing else may
+    write to it meanwhile. Durability (fsync) stays the caller's.
+    """
+
+    def __init__(self, handle: BinaryIO, *, piece: int = 2 * 1024 * 1024, depth: int = 3) -> None:
+        handle.flush()
+        self._fd = handle.fileno()
+        self._piece = piece
+        self._pending = bytearray()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="background-writer", daemon=True
+        )
+        self._thread.start()
+
+    def write(self, data: bytes) -> int:
+        if self._error is not None:
+            raise self._error
+        if self._thread is None:
+            raise ValueError("write to a closed BackgroundWriter")
+        self._pending += data
+        self.size += len(data)
+        if len(self._pending) >= self._piece:
+            self._send()
+        return len(data)
+
+    def flush(self) -> None:
+        return None  # ``close`` writes what is pending; this only satisfies writers' protocol
+
+    def close(self) -> str:
+        """Write what is left, wait for the thread; the SHA-256 of every byte, in hex."""
+        if self._pending:
+            self._send()
+        self._finish()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+    def abort(self) -> None:
+        """Stop the thread; what was written stays in the file (the caller discards it)."""
+        self._pending = bytearray()
+        self._finish()
+
+    def _send(self) -> None:
+        piece, self._pending = bytes(self._pending), bytearray()
+        self._queue.put(piece)
+
+    def _finish(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            piece = self._queue.get()
+            if piece is None:
+                return
+            if self._error is not None:
+                continue  # drain, so ``write`` and ``close`` never block
+            try:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                self._digest.update(piece)
+            except BaseException as exc:
+                self._error = exc

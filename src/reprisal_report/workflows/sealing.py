@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import secrets
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.attachments import list_attachments, open_attachment
 from reprisal_report.vault.cases import CaseRow, record_event, utc_now
-from reprisal_report.vault.files import fsync_dir, open_new
+from reprisal_report.vault.files import BackgroundWriter, fsync_dir, open_new
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.reporter import address_case, check_attachment_name, choose_org
@@ -50,24 +49,32 @@ class SealedBundle:
 
 
 class _HashingWriter:
-    """Passes writes to a file while hashing them and counting progress."""
+    """The bundle's bytes to the file, hashed, written on a second thread (the
+    encryption keeps the interpreter lock; the writes and the hash need not)."""
 
     def __init__(self, handle: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
+        self._writer = BackgroundWriter(handle)
         self.on_bytes = on_bytes
+        self.sha256 = ""
+
+    @property
+    def size(self) -> int:
+        return self._writer.size
 
     def write(self, data: bytes) -> int:
-        self.handle.write(data)
-        self.digest.update(data)
-        self.size += len(data)
+        self._writer.write(data)
         if self.on_bytes is not None:
             self.on_bytes(len(data))
         return len(data)
 
     def flush(self) -> None:
-        self.handle.flush()
+        return None
+
+    def close(self) -> None:
+        self.sha256 = self._writer.close()
+
+    def abort(self) -> None:
+        self._writer.abort()
 
 
 @dataclass(frozen=True)
@@ -178,17 +185,22 @@ def seal_case(
     try:
         with open_new(tmp) as handle:
             writer = _HashingWriter(handle, on_bytes)
-            info = seal_to(
-                writer,
-                record=row.record,
-                attachments=sources,
-                signing_key=signing_key(vault),
-                author_key_id=me.key_id,
-                recipients=org.signed.card.recipients,
-                org_id=org_id,
-                case_id=row.id,
-                previous_bundle_id=row.last_bundle_id,
-            )
+            try:
+                info = seal_to(
+                    writer,
+                    record=row.record,
+                    attachments=sources,
+                    signing_key=signing_key(vault),
+                    author_key_id=me.key_id,
+                    recipients=org.signed.card.recipients,
+                    org_id=org_id,
+                    case_id=row.id,
+                    previous_bundle_id=row.last_bundle_id,
+                )
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()  # before open_new's fsync: every byte is in the file
         final = box / info.file_name
         os.replace(tmp, final)
         fsync_dir(box)
@@ -206,7 +218,7 @@ def seal_case(
                 row.revision,
                 row.last_bundle_id,
                 writer.size,
-                writer.digest.hexdigest(),
+                writer.sha256,
                 OutboxState.PENDING,
                 None,
                 utc_now(),
@@ -221,7 +233,7 @@ def seal_case(
                 "bundle_id": info.bundle_id,
                 "org_id": org_id,
                 "revision": row.revision,
-                "sha256": writer.digest.hexdigest(),
+                "sha256": writer.sha256,
             },
         )
         crash_point("seal.before-commit")
