@@ -42,6 +42,8 @@ class Child:
     seconds: float
     rss_mib: float
     stdout: bytes
+    user: float = float("nan")  # CPU seconds of the child and its own children
+    system: float = float("nan")
 
 
 TIME = "/usr/bin/time"
@@ -54,13 +56,14 @@ def run_child(
     child fails.
 
     The RSS comes from GNU ``/usr/bin/time -f %M`` when it is installed (the figure
-    ``time -v`` prints as "Maximum resident set size"). ``ru_maxrss`` of ``os.wait4``
+    ``time -v`` prints as "Maximum resident set size"), with the CPU seconds (``%U``,
+    ``%S``: the child's and those of its children it waited for). ``ru_maxrss`` of ``os.wait4``
     on our own child would be wrong: the forked child starts as a copy of this
     benchmark process (50 MiB with the app imported), and the high-water mark survives
     the ``exec``. Without GNU time the RSS is reported as NaN."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = Path(tmp) / "rss"
-        head = [TIME, "-f", "%M", "-o", str(rss_file)] if os.path.exists(TIME) else []
+        head = [TIME, "-f", "%U %S %M", "-o", str(rss_file)] if os.path.exists(TIME) else []
         with (Path(tmp) / "err").open("w+b") as err:
             start = time.perf_counter()
             done = subprocess.run(
@@ -71,10 +74,22 @@ def run_child(
                 err.seek(0)
                 tail = err.read().decode(errors="replace")[-600:]
                 sys.exit(f"bench: error: {' '.join(args[:7])} failed ({done.returncode}): {tail}")
-        lines = rss_file.read_text().split() if rss_file.exists() else []
-        rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+        words = rss_file.read_text().split() if rss_file.exists() else []
+        figures = _figures(words[-3:]) if len(words) >= 3 else None
     out = done.stdout if isinstance(done.stdout, bytes) else b""
-    return Child(seconds, rss, out)
+    if figures is None:
+        return Child(seconds, float("nan"), out)
+    user, system, rss_kib = figures
+    return Child(seconds, rss_kib / 1024, out, user, system)
+
+
+def _figures(words: list[str]) -> tuple[float, float, float] | None:
+    """GNU time's ``%U %S %M`` (the last line it wrote), or None."""
+    try:
+        user, system, rss = (float(w) for w in words)
+    except ValueError:
+        return None
+    return user, system, rss
 
 
 @dataclass(frozen=True)

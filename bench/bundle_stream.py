@@ -1,23 +1,27 @@
 """Attach, seal and import a large random file, against stock age on the same file.
 
-In one run, on one file (default 1 GiB, ``--size-mib``), each command a child process
-whose wall time and own peak RSS (``ru_maxrss`` via ``os.wait4``) are taken:
+In one run, on one file (default 1 GiB, ``--size-mib``), ``--rounds`` times (default
+3), each command a child process whose wall time, CPU seconds and peak RSS (GNU
+``/usr/bin/time``) are taken, the references and our commands interleaved round by
+round so a slow spell of the machine hits both sides:
 
   - ``case attach`` (sanitise-free: ``--keep-metadata``) vs ``age -r RECIPIENT -o F``;
   - ``seal`` of the case vs the same ``age -r`` (what sealing must at least do);
   - ``inbox import`` of the bundle vs ``age -d -o FILE`` (the stock tool doing the
     equivalent job, decrypting to a file) and vs ``age -d -o /dev/null``.
 
-Targets: attach <= 1.5x, seal <= 1.75x ``age -r``; import <= 1.25x ``age -d -o FILE``;
-peak RSS <= 64 MiB each. Profiles use the test KDF so the Argon2id cost does not count.
+Each round gives a ratio per command (to the reference of the same round); the median
+of the rounds is judged. Targets: attach <= 1.5x, seal <= 1.75x ``age -r``; import <=
+1.25x ``age -d -o FILE``; peak RSS <= 64 MiB each (the highest of the rounds).
 
-Where the time goes: each of the three commands is run once more under cProfile on a
-smaller file (``--profile-mib``, default min(size, 256)), and the profile's own time is
-grouped into imports, age (pyrage), SHA-256 (hashlib), SQLCipher, fsync, file writes,
-file reads, and the rest (Python). cProfile adds overhead to Python-level calls, so the
-"rest" share is an upper bound; the C-level shares are what the machine pays.
+Where the time goes: the floors of the work each command must do, measured in this
+process on the same file (pyrage encryption and decryption, hashlib SHA-256, ``cp``
+for writing a file of that size, one fsync of it), and each command's CPU seconds
+(user, system) beside its wall time. The commands spread their work over a forked
+decrypting process and a writing thread, so a profile of one thread would no longer
+say where the time goes; the floors and the CPU seconds do.
 
-    python bench/bundle_stream.py [--size-mib 1024] [--profile-mib N] [--json FILE]
+    python bench/bundle_stream.py [--size-mib 1024] [--rounds 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import argparse
 import hashlib
 import json
 import os
-import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -49,58 +53,49 @@ from _common import (
 TARGETS = {"attach": 1.5, "seal": 1.75, "import": 1.25}
 RSS_LIMIT_MIB = 64.0
 JUDGED_FROM_MIB = 256  # below, start-up (about 1 s a command) is most of the time
-IMPORTING = {
-    "<built-in method builtins.compile>",
-    "<built-in method builtins.exec>",
-    "<built-in method marshal.loads>",
-    "<built-in method _imp.create_dynamic>",
-    "<built-in method builtins.__build_class__>",
-}
-CATEGORIES = (
-    "imports",
-    "age (pyrage)",
-    "SHA-256",
-    "SQLCipher",
-    "fsync",
-    "write",
-    "read",
-    "rest (Python)",
-)
-
-
-def category(key: tuple[str, int, str]) -> str:
-    file, _, name = key
-    text = f"{file}:{name}".lower()
-    if file.startswith("<frozen importlib") or name in IMPORTING:
-        return "imports"
-    if "pyrage" in text or "crypt_io" in text:
-        return "age (pyrage)"
-    if "_hashlib" in text or "sha256" in text or "openssl_" in text:
-        return "SHA-256"
-    if "sqlcipher" in text or "sqlite" in text:
-        return "SQLCipher"
-    if file == "~" and "fsync" in name:
-        return "fsync"
-    if file == "~" and ("write" in name or "rename" in name):
-        return "write"
-    if file == "~" and ("read" in name or "seek" in name):
-        return "read"
-    return "rest (Python)"
-
-
-def phases(prof: Path) -> dict[str, float]:
-    """Seconds of own time per category in one cProfile output file."""
-    stats = pstats.Stats(str(prof)).stats  # type: ignore[attr-defined]
-    out = dict.fromkeys(CATEGORIES, 0.0)
-    for key, (_cc, _nc, tottime, _ct, _callers) in stats.items():
-        out[category(key)] += tottime
-    return out
 
 
 def random_file(path: Path, mib: int) -> None:
     with path.open("wb") as handle:
         for _ in range(mib):
             handle.write(os.urandom(MIB))
+
+
+def floors(path: Path, bundle: Path, identity: str) -> dict[str, float]:
+    """Seconds of the work the commands cannot avoid, in this process, on this file."""
+    import pyrage
+
+    key = pyrage.x25519.Identity.from_str(identity)
+    out: dict[str, float] = {"SHA-256": sha256_seconds(path)}
+
+    class Null:
+        def write(self, data: bytes) -> int:
+            return len(data)
+
+        def flush(self) -> None:
+            return None
+
+    start = time.perf_counter()
+    with path.open("rb") as handle:
+        pyrage.encrypt_io(handle, Null(), [key.to_public()])
+    out["pyrage encrypt"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with bundle.open("rb") as handle:
+        pyrage.decrypt_io(handle, Null(), [key])
+    out["pyrage decrypt"] = time.perf_counter() - start
+    copy = path.with_name("floor-copy.bin")
+    start = time.perf_counter()
+    shutil.copyfile(path, copy)
+    out["write (copy)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    fd = os.open(copy, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    out["fsync"] = time.perf_counter() - start
+    copy.unlink()
+    return out
 
 
 def sha256_seconds(path: Path) -> float:
@@ -131,13 +126,8 @@ class Bench:
             sys.exit(f"bench: error: setup {args[:2]} failed: {res.stderr[-400:]}")
         return res.stdout
 
-    def rr(self, home: str, *args: str, profile: Path | None = None) -> Child:
-        head = (
-            RR
-            if profile is None
-            else [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "reprisal_report"]
-        )
-        return run_child([*head, "--home", str(self.t / home), *args], self.env)
+    def rr(self, home: str, *args: str) -> Child:
+        return run_child([*RR, "--home", str(self.t / home), *args], self.env)
 
     def world(self) -> str:
         """Coordinator ``c`` and reporter ``r`` in one org; returns the age recipient."""
@@ -180,113 +170,122 @@ class Bench:
         return self.t / "r" / "outbox" / f"{bundle_id}.rrb"
 
 
+def one_round(b: Bench, t: Path, big: Path, recipient: str) -> dict[str, Child]:
+    """age -r, attach, seal, age -d (file, /dev/null), import: one case, one file."""
+    case_id = b.new_case()
+    out: dict[str, Child] = {}
+    out["age -r"] = run_child([b.age, "-r", recipient, "-o", str(t / "ref.age"), str(big)], b.env)
+    (t / "ref.age").unlink()
+    out["attach"] = b.rr("r", "case", "attach", case_id, str(big), "--keep-metadata")
+    out["seal"] = b.rr("r", "seal", case_id, "--json")
+    bundle = b.bundle_of(out["seal"])
+    dec = t / "dec.bin"
+    identity = ["-i", str(t / "id.age")]
+    out["age -d -o FILE"] = run_child([b.age, "-d", *identity, "-o", str(dec), str(bundle)], b.env)
+    dec.unlink()
+    out["age -d -o /dev/null"] = run_child(
+        [b.age, "-d", *identity, "-o", os.devnull, str(bundle)], b.env
+    )
+    out["import"] = b.rr("c", "inbox", "import", str(bundle), "--json")
+    if json.loads(out["import"].stdout).get("imported") != 1:
+        sys.exit(f"bench: error: import did not import the bundle: {out['import'].stdout[:300]!r}")
+    return out
+
+
+REFERENCE = {"attach": "age -r", "seal": "age -r", "import": "age -d -o FILE"}
+SHOWN = (
+    ("age -r (reference)", "age -r"),
+    ("reprisal-report case attach", "attach"),
+    ("reprisal-report seal", "seal"),
+    ("age -d -o FILE (reference)", "age -d -o FILE"),
+    ("age -d -o /dev/null (reference)", "age -d -o /dev/null"),
+    ("reprisal-report inbox import", "import"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", "--mib", type=int, default=1024, help="default 1024")
-    parser.add_argument("--profile-mib", type=int, help="default min(size, 256)")
+    parser.add_argument("--rounds", type=int, default=3, help="default 3")
     parser.add_argument("--json", help="also write the result rows to this file")
     args = parser.parse_args()
     size = args.size_mib
-    prof_size = args.profile_mib or min(size, 256)
+    if args.rounds < 1:
+        sys.exit("bench: error: --rounds must be at least 1")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         t = Path(tmp)
         b = Bench(t)
         recipient = b.world()
         big = t / "big.bin"
         random_file(big, size)
-        case_id = b.new_case()
-        age_r = run_child([b.age, "-r", recipient, "-o", str(t / "ref.age"), str(big)], b.env)
-        (t / "ref.age").unlink()
-        attach = b.rr("r", "case", "attach", case_id, str(big), "--keep-metadata")
-        seal = b.rr("r", "seal", case_id, "--json")
-        bundle = b.bundle_of(seal)
-        bundle_mib = bundle.stat().st_size / MIB
-        dec = t / "dec.bin"
-        age_d = run_child(
-            [b.age, "-d", "-i", str(t / "id.age"), "-o", str(dec), str(bundle)], b.env
-        )
-        dec.unlink()
-        age_null = run_child(
-            [b.age, "-d", "-i", str(t / "id.age"), "-o", os.devnull, str(bundle)], b.env
-        )
-        imp = b.rr("c", "inbox", "import", str(bundle), "--json")
-        if json.loads(imp.stdout).get("imported") != 1:
-            sys.exit(f"bench: error: import did not import the bundle: {imp.stdout[:300]!r}")
-        sha = sha256_seconds(big)
-        cp = run_child(["cp", str(big), str(t / "copy.bin")], b.env)
-        (t / "copy.bin").unlink()
+        rounds = [one_round(b, t, big, recipient) for _ in range(args.rounds)]
+        last_bundle = b.bundle_of(rounds[-1]["seal"])
+        bundle_mib = last_bundle.stat().st_size / MIB
+        floor = floors(big, last_bundle, (t / "id.age").read_text().split()[-1])
         profile_sizes = {"reporter": tree_size(t / "r"), "coordinator": tree_size(t / "c")}
 
-        # where the time goes: the same three commands under cProfile, smaller file
-        small = t / "small.bin"
-        random_file(small, prof_size)
-        big.unlink()
-        case2 = b.new_case()
-        profs = {name: t / f"{name}.prof" for name in TARGETS}
-        b.rr("r", "case", "attach", case2, str(small), "--keep-metadata", profile=profs["attach"])
-        seal2 = b.rr("r", "seal", case2, "--json", profile=profs["seal"])
-        b.rr("c", "inbox", "import", str(b.bundle_of(seal2)), profile=profs["import"])
-        split = {name: phases(path) for name, path in profs.items()}
-
-    measured = {
-        "attach": (attach, age_r, "age -r"),
-        "seal": (seal, age_r, "age -r"),
-        "import": (imp, age_d, "age -d -o FILE"),
-    }
     print(
         f"{size} MiB random file (bundle {bundle_mib:.0f} MiB), {os.cpu_count()} cores, "
-        f"python {sys.version.split()[0]}, profiles with the test KDF"
+        f"python {sys.version.split()[0]}, profiles with the test KDF, {args.rounds} rounds"
     )
-    print(f"{'command':32} {'seconds':>8} {'peak RSS':>9}")
-    for name, child in (
-        ("age -r (reference)", age_r),
-        ("reprisal-report case attach", attach),
-        ("reprisal-report seal", seal),
-        ("age -d -o FILE (reference)", age_d),
-        ("age -d -o /dev/null (reference)", age_null),
-        ("reprisal-report inbox import", imp),
-    ):
-        print(f"{name:32} {child.seconds:8.2f} {child.rss_mib:6.0f} MiB")
-    print(f"floors in this process: hashlib SHA-256 {sha:.2f} s, cp {cp.seconds:.2f} s")
+    print(f"{'command':32} {'seconds per round':>24} {'user':>6} {'sys':>6} {'peak RSS':>9}")
+    for label, key in SHOWN:
+        runs = [r[key] for r in rounds]
+        secs = " ".join(f"{c.seconds:6.2f}" for c in runs)
+        print(
+            f"{label:32} {secs:>24} {statistics.median(c.user for c in runs):6.2f} "
+            f"{statistics.median(c.system for c in runs):6.2f} "
+            f"{max(c.rss_mib for c in runs):6.0f} MiB"
+        )
     print(
-        f"profile folders after import: reporter {profile_sizes['reporter'] / MIB:.0f} MiB, "
-        f"coordinator {profile_sizes['coordinator'] / MIB:.0f} MiB"
+        "floors in this process (seconds): "
+        + ", ".join(f"{name} {value:.2f}" for name, value in floor.items())
+    )
+    print(
+        f"profile folders after {args.rounds} rounds: reporter "
+        f"{profile_sizes['reporter'] / MIB:.0f} MiB, coordinator "
+        f"{profile_sizes['coordinator'] / MIB:.0f} MiB"
     )
     print()
     rows: list[Row] = []
-    for name, (child, ref, ref_name) in measured.items():
-        ratio = child.seconds / ref.seconds
+    for name, ref_name in REFERENCE.items():
+        ratios = [r[name].seconds / r[ref_name].seconds for r in rounds]
+        ratio = statistics.median(ratios)
         met = ratio <= TARGETS[name] if size >= JUDGED_FROM_MIB else None
         judged = verdict(met) if met is not None else f"not judged below {JUDGED_FROM_MIB} MiB"
-        print(f"target: {name} <= {TARGETS[name]}x {ref_name} — {judged} ({ratio:.2f}x)")
-        rows.append(Row("stream", f"{name} / {ref_name}", ratio, "x", f"<= {TARGETS[name]}x", met))
-    null_ratio = imp.seconds / age_null.seconds
-    print(f"(import / age -d -o /dev/null: {null_ratio:.2f}x, no target)")
-    rows.append(Row("stream", "import / age -d -o /dev/null", null_ratio, "x", "", None))
-    for name, (child, _, _) in measured.items():
-        met = child.rss_mib <= RSS_LIMIT_MIB
+        each = ", ".join(f"{x:.2f}x" for x in ratios)
         print(
-            f"target: {name} peak RSS <= {RSS_LIMIT_MIB:.0f} MiB — {verdict(met)} "
-            f"({child.rss_mib:.0f} MiB)"
+            f"target: {name} <= {TARGETS[name]}x {ref_name} — {judged} "
+            f"(median {ratio:.2f}x; rounds {each})"
         )
+        rows.append(Row("stream", f"{name} / {ref_name}", ratio, "x", f"<= {TARGETS[name]}x", met))
+    null_ratio = statistics.median(
+        r["import"].seconds / r["age -d -o /dev/null"].seconds for r in rounds
+    )
+    print(f"(import / age -d -o /dev/null: median {null_ratio:.2f}x, no target)")
+    rows.append(Row("stream", "import / age -d -o /dev/null", null_ratio, "x", "", None))
+    for name in REFERENCE:
+        rss = max(r[name].rss_mib for r in rounds)
+        met = rss <= RSS_LIMIT_MIB
+        limit = f"{RSS_LIMIT_MIB:.0f} MiB"
+        print(f"target: {name} peak RSS <= {limit} — {verdict(met)} ({rss:.0f} MiB)")
         rows.append(
-            Row(
-                "stream",
-                f"{name} peak RSS",
-                child.rss_mib,
-                "MiB",
-                f"<= {RSS_LIMIT_MIB:.0f} MiB",
-                met,
-            )
+            Row("stream", f"{name} peak RSS", rss, "MiB", f"<= {RSS_LIMIT_MIB:.0f} MiB", met)
         )
     print()
-    print(f"where the time goes (own time under cProfile, {prof_size} MiB file):")
-    print(f"{'command':8} " + " ".join(f"{c:>13}" for c in CATEGORIES))
-    for name, parts in split.items():
-        total = sum(parts.values()) or 1.0
-        cells = " ".join(f"{parts[c]:7.2f}s {100 * parts[c] / total:3.0f}%" for c in CATEGORIES)
-        print(f"{name:8} {cells}")
-    print("(imports: interpreter start-up and module loading, paid once per command)")
+    print("where the time goes: each command's wall time against the floors above")
+    for name in REFERENCE:
+        runs = [r[name] for r in rounds]
+        wall = statistics.median(c.seconds for c in runs)
+        cpu = statistics.median(c.user + c.system for c in runs)
+        print(
+            f"  {name:7} wall {wall:6.2f} s, CPU {cpu:6.2f} s "
+            f"({cpu / wall:.1f} cores busy on average)"
+        )
+    print(
+        "  (attach must encrypt, hash and write; seal decrypt, encrypt, hash twice and "
+        "write; import write, hash twice and decrypt)"
+    )
     write_rows(args.json, rows)
 
 

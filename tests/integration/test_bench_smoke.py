@@ -61,7 +61,7 @@ def test_bundle_stream(tmp_path: Path) -> None:
         assert rss.rstrip().endswith(("met", "NOT met")), rss
         assert "nan" not in rss
     assert "where the time goes" in out
-    assert "age (pyrage)" in out
+    assert "pyrage decrypt" in out and "cores busy" in out
     assert "not judged below 256 MiB" in out  # tiny ratios are start-up, not streaming
 
 
