@@ -20,6 +20,7 @@ import pytest
 
 from reprisal_report.bundle.padding import padme
 from reprisal_report.crashpoints import CRASH_ENV
+from reprisal_report.errors import CorruptVault
 from reprisal_report.vault.attachments import list_attachments, open_attachment
 from reprisal_report.vault.blobs import STORAGE_SECRET
 from reprisal_report.workflows.profile import open_profile
@@ -350,3 +351,72 @@ def test_a_vault_of_the_previous_release_opens_with_every_case_and_attachment(
     org.coordinator.ok("inbox", "import", str(bundle))
     detail = json.loads(org.coordinator.ok("triage", "show", old_id, "--json").stdout)
     assert sorted((a["name"], a["size"], a["sha256"]) for a in detail["attachments"]) == want
+
+
+# --- the forked reader --------------------------------------------------------------------
+
+
+def _children_of_this_process() -> list[str]:
+    """Processes (zombies included) whose parent is this test process."""
+    mine = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == os.getpid():
+            mine.append(f"{stat_file.parent.name} {fields[0]}")
+    return mine
+
+
+def _rewrite_blob(home: Path, plaintext: bytes) -> None:
+    """Replace the profile's one blob with ``plaintext`` encrypted to its storage key."""
+    with open_profile(home, PASSPHRASE) as vault:
+        secret = vault.get_secret(STORAGE_SECRET)
+    assert secret is not None
+    identity = pyrage.x25519.Identity.from_str(secret.decode("ascii"))
+    [blob] = blob_files(home)
+    blob.write_bytes(pyrage.encrypt(plaintext, [identity.to_public()]))
+
+
+@pytest.mark.parametrize(
+    ("tail", "why"),
+    [
+        (b"\x01", "a byte after the attachment that is not padding"),
+        (None, "fewer bytes than the row records"),
+    ],
+)
+def test_a_blob_that_authenticates_but_holds_other_bytes_is_damaged(
+    reporter: Cli, tmp_path: Path, tail: bytes | None, why: str
+) -> None:
+    case_id = new_case(reporter)
+    data = os.urandom(70_000)
+    (tmp_path / "a.bin").write_bytes(data)
+    reporter.ok("case", "attach", case_id, str(tmp_path / "a.bin"), "--keep-metadata")
+    padding = padme(len(data)) - len(data)
+    plaintext = data[:-1] if tail is None else data + bytes(padding - 1) + tail
+    _rewrite_blob(reporter.home, plaintext)
+    with open_profile(reporter.home, PASSPHRASE) as vault:
+        [row] = list_attachments(vault, case_id)
+        with open_attachment(vault, row) as stream, pytest.raises(CorruptVault) as caught:
+            stream.read()
+    damaged = f"the stored file of an attachment of case {case_id} is damaged"
+    assert str(caught.value) == damaged, why
+    assert _children_of_this_process() == []
+
+
+def test_a_reader_closed_early_leaves_no_child_behind(reporter: Cli, tmp_path: Path) -> None:
+    case_id = new_case(reporter)
+    data = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "a.bin").write_bytes(data)
+    reporter.ok("case", "attach", case_id, str(tmp_path / "a.bin"), "--keep-metadata")
+    with open_profile(reporter.home, PASSPHRASE) as vault:
+        [row] = list_attachments(vault, case_id)
+        stream = open_attachment(vault, row)
+        assert stream.read(1000) == data[:1000]
+        assert len(_children_of_this_process()) == 1  # the decrypting child, still writing
+        stream.close()
+        assert _children_of_this_process() == []
+        with open_attachment(vault, row) as again:
+            assert hashlib.sha256(again.read()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert _children_of_this_process() == []

@@ -18,11 +18,11 @@ at worst a blob no row names (an orphan); :func:`remove_orphans` deletes those, 
 a command holding the profile's write lock may call it (an ``attach`` in progress
 has blobs its uncommitted rows will name).
 
-Reading streams: :func:`open_blob` decrypts in a forked child process that writes the
-plaintext into a pipe (at most ``READ_SIZE`` in flight), so ``seal`` reads a blob of
-any size in constant memory and decryption runs beside the bundle's encryption on a
-second core. The reader returns end-of-file only after the child authenticated the
-whole age file and checked its padding to be zeros.
+Reading streams: :func:`open_blob` decrypts in a forked child process that hands the
+plaintext over in a small ring of shared memory (``_SLOTS`` pieces of ``READ_SIZE``),
+so ``seal`` reads a blob of any size in constant memory and decryption runs beside the
+bundle's encryption on a second core. The reader returns end-of-file only after the
+child authenticated the whole age file and checked its padding to be zeros.
 
 This module is the blob store's one user of pyrage's streaming API besides
 bundle/age_layer.py (which the vault layer cannot import); it guards the same traps:
@@ -33,11 +33,12 @@ re-raised even when pyrage swallowed them on its final flush.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
+import mmap
 import os
 import secrets
 import signal
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ import pyrage
 
 from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import CorruptVault
-from reprisal_report.vault.files import fsync_dir, open_new, temp_name
+from reprisal_report.vault.files import BackgroundWriter, fsync_dir, open_new, temp_name
 from reprisal_report.vault.store import Vault
 
 BLOBS_DIR = "blobs"
@@ -96,12 +97,10 @@ class _PaddedSource(io.RawIOBase):
         on_chunk: Callable[[int], None] | None,
     ) -> None:
         super().__init__()
-        import hashlib
-
         self._stream = stream
         self._pad_to = pad_to
         self._on_chunk = on_chunk
-        self.digest = hashlib.sha256()
+        self.digest = BackgroundWriter(None)  # hashing off the encrypting thread
         self.size = 0
         self._padding: int | None = None  # zeros still to give, once the stream ended
         self.error: BaseException | None = None
@@ -124,7 +123,7 @@ class _PaddedSource(io.RawIOBase):
             if chunk:
                 n = len(chunk)
                 view[:n] = chunk
-                self.digest.update(chunk)
+                self.digest.write(chunk)
                 self.size += n
                 if self._on_chunk is not None:
                     self._on_chunk(n)
@@ -142,7 +141,7 @@ class _PaddedSource(io.RawIOBase):
 class _GuardedFile:
     """Writes to the blob file; keeps the first error (pyrage may swallow it)."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BackgroundWriter) -> None:
         self._handle = handle
         self.error: BaseException | None = None
 
@@ -182,9 +181,12 @@ def write_blob(
     final = folder / name
     tmp = temp_name(final)
     source = _PaddedSource(stream, pad_to, on_chunk)
+    writer: BackgroundWriter | None = None
     try:
         with open_new(tmp) as handle:
-            sink = _GuardedFile(handle)
+            # The ciphertext is written on a second thread too (see BackgroundWriter).
+            writer = BackgroundWriter(handle, digest=False)
+            sink = _GuardedFile(writer)
             try:
                 pyrage.encrypt_io(
                     io.BufferedReader(source, READ_SIZE), sink, [identity.to_public()]
@@ -197,25 +199,35 @@ def write_blob(
             for error in (source.error, sink.error):
                 if error is not None:
                     raise error
+            writer.close()  # every byte in the file before open_new's fsync
+            sha256 = source.digest.close()
         os.replace(tmp, final)
     except BaseException:
+        for background in (writer, source.digest):
+            if background is not None:
+                background.abort()
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
     fsync_dir(folder)
     crash_point("attach.after-blob")
-    return StoredBlob(name, source.size, source.digest.hexdigest())
+    return StoredBlob(name, source.size, sha256)
 
 
 # --- reading ---------------------------------------------------------------------------
 
-# What the decrypting child writes after the attachment's bytes: a status byte and the
-# SHA-256 of the bytes it sent. Only a child that authenticated the whole age file and
-# found nothing but zeros after the attachment writes status 0.
-_GOOD: Final = 0
-_DAMAGED: Final = 1
-_TRAILER_BYTES: Final = 1 + 32
-_ZEROS: Final = bytes(64 * 1024)
+# The decrypting child hands plaintext over in a ring of _SLOTS slots of READ_SIZE in
+# memory shared with the parent (anonymous, never a file). Control messages go over two
+# pipes: "filled" (child to parent: the length of the next slot's bytes, or an end
+# mark) and "free" (parent to child: one byte per slot read, a credit). Only a child
+# that authenticated the whole age file and found nothing but zeros after the
+# attachment sends _END_GOOD. Plaintext through a pipe cost more than the decryption
+# itself on the reference machine (the kernel allocates pipe pages per write); the ring
+# reuses the same few pages.
+_SLOTS: Final = 4
+_MESSAGE: Final = struct.Struct(">q")
+_END_GOOD: Final = -1
+_END_DAMAGED: Final = -2
 
 
 def _damaged(what: str) -> CorruptVault:
@@ -231,51 +243,72 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-class _PipeSink:
-    """The child's plaintext writer: the first ``size`` bytes go to the pipe (gathered
-    into pieces of ``READ_SIZE``) and are hashed; whatever follows must be zeros."""
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from a pipe, or fewer if it ended."""
+    out = b""
+    while len(out) < size:
+        piece = os.read(fd, size - len(out))
+        if not piece:
+            break
+        out += piece
+    return out
 
-    def __init__(self, fd: int, size: int) -> None:
-        import hashlib
 
-        self._fd = fd
+class _RingSink(io.RawIOBase):
+    """The child's plaintext writer, behind a buffer of ``READ_SIZE``: the first
+    ``size`` bytes go into the ring; whatever follows must be zeros. (Not hashed here:
+    the bundle's container hashes every attachment against its row as it streams.)"""
+
+    def __init__(self, ring: memoryview, filled: int, free: int, size: int) -> None:
+        super().__init__()
+        self._ring = ring
+        self._filled = filled
+        self._free = free
         self._remaining = size
-        self._pending = bytearray()
-        self.digest = hashlib.sha256()
+        self._sent = 0
+        self._zeros = bytes(READ_SIZE)
         self.padding_ok = True
 
-    def write(self, data: bytes) -> int:
-        view = memoryview(data)
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
         if self._remaining:
             take = view[: self._remaining]
             self._remaining -= len(take)
-            self._pending += take
             view = view[len(take) :]
-            if len(self._pending) >= READ_SIZE or not self._remaining:
-                self.flush()
+            while take:
+                self._send(take[:READ_SIZE])
+                take = take[READ_SIZE:]
         while view and self.padding_ok:
-            piece, view = view[: len(_ZEROS)], view[len(_ZEROS) :]
-            self.padding_ok = piece == _ZEROS[: len(piece)]
+            piece, view = view[: len(self._zeros)], view[len(self._zeros) :]
+            self.padding_ok = piece == self._zeros[: len(piece)]
         return len(data)
 
-    def flush(self) -> None:
-        if self._pending:
-            self.digest.update(self._pending)
-            _write_all(self._fd, self._pending)
-            self._pending = bytearray()
+    def _send(self, piece: memoryview) -> None:
+        if self._sent >= _SLOTS and os.read(self._free, 1) != b"\0":
+            raise OSError("the reader went away")
+        slot = (self._sent % _SLOTS) * READ_SIZE
+        self._ring[slot : slot + len(piece)] = piece
+        _write_all(self._filled, _MESSAGE.pack(len(piece)))
+        self._sent += 1
 
-    def trailer(self) -> bytes:
-        good = self.padding_ok and not self._remaining and not self._pending
-        return bytes([_GOOD if good else _DAMAGED]) + self.digest.digest()
+    def finish(self) -> None:
+        good = self.padding_ok and not self._remaining
+        _write_all(self._filled, _MESSAGE.pack(_END_GOOD if good else _END_DAMAGED))
 
 
-def _decrypt_into_pipe(handle: BinaryIO, identity: Any, size: int, fd: int) -> int:
+def _decrypt_into_ring(
+    handle: BinaryIO, identity: Any, size: int, ring: memoryview, filled: int, free: int
+) -> int:
     """The child's whole work; its exit code. Never raises, never prints."""
     try:
-        sink = _PipeSink(fd, size)
-        pyrage.decrypt_io(handle, sink, [identity])
-        sink.flush()
-        _write_all(fd, sink.trailer())
+        sink = _RingSink(ring, filled, free, size)
+        buffered = io.BufferedWriter(sink, READ_SIZE)  # pyrage writes 8 KiB at a time
+        pyrage.decrypt_io(handle, buffered, [identity])
+        buffered.flush()
+        sink.finish()
         return 0
     except BaseException:  # a failed or forged age file, or the reader went away
         return 1
@@ -285,12 +318,12 @@ class _BlobReader(io.RawIOBase):
     """The first ``size`` plaintext bytes of a blob; EOF once the rest is verified.
 
     A forked child decrypts (pyrage holds the interpreter lock while it works, so a
-    thread would not run beside the bundle's encryption; a process does) and writes
-    the plaintext into a pipe, then a trailer saying whether the whole age file
-    authenticated and only zeros followed the attachment. The child sees the parent's
-    memory as it was at the fork (the storage identity is not copied anywhere); it
-    touches neither the vault nor any output, and leaves by ``os._exit``. If the
-    reader is closed early the child is killed.
+    thread would not run beside the bundle's encryption; a process does) into a ring
+    shared with this process, then says whether the whole age file authenticated and
+    only zeros followed the attachment. The child sees the parent's memory as it was
+    at the fork (the storage identity is not copied anywhere); it touches neither the
+    vault nor any output, and leaves by ``os._exit``. If the reader is closed early
+    the child is killed.
     """
 
     def __init__(self, handle: BinaryIO, identity: Any, size: int, what: str) -> None:
@@ -298,28 +331,39 @@ class _BlobReader(io.RawIOBase):
         self._what = what
         self._remaining = size
         self._checked = False
-        read_fd, write_fd = os.pipe()
-        with contextlib.suppress(AttributeError, OSError):  # Linux only; a speed-up
-            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, READ_SIZE)
+        self._shared = mmap.mmap(-1, _SLOTS * READ_SIZE)  # MAP_SHARED | MAP_ANONYMOUS
+        self._ring = memoryview(self._shared)
+        fds: list[int] = []
         try:
+            filled_r, filled_w = os.pipe()
+            fds += [filled_r, filled_w]
+            free_r, free_w = os.pipe()
+            fds += [free_r, free_w]
             pid = os.fork()
         except BaseException:
-            for fd in (read_fd, write_fd):
+            for fd in fds:
                 os.close(fd)
             handle.close()
+            self._ring.release()
+            self._shared.close()
             raise
         if pid == 0:  # the child
             code = 1
             try:
-                os.close(read_fd)
-                code = _decrypt_into_pipe(handle, identity, size, write_fd)
+                os.close(filled_r)
+                os.close(free_w)
+                code = _decrypt_into_ring(handle, identity, size, self._ring, filled_w, free_r)
             finally:
                 os._exit(code)
         self._pid: int | None = pid
-        os.close(write_fd)
+        os.close(filled_w)
+        os.close(free_r)
         handle.close()
-        self._pipe = io.FileIO(read_fd, "rb")
-        self.sha256: str | None = None  # of the bytes read, once verified
+        self._filled: int | None = filled_r
+        self._free: int | None = free_w
+        self._received = 0  # slots received
+        self._at = 0  # where the unread bytes of the current slot start in the ring
+        self._left = 0  # unread bytes in the current slot
 
     def readable(self) -> bool:
         return True
@@ -328,27 +372,43 @@ class _BlobReader(io.RawIOBase):
         if self._remaining == 0:
             self._verify_rest()
             return 0
+        if self._left == 0:
+            self._next_slot()
         view = memoryview(buffer).cast("B")
-        n = self._pipe.readinto(view[: self._remaining])
-        if not n:
-            self._fail()  # the child stopped before the recorded size: damaged
-        self._remaining -= n or 0
-        return n or 0
+        n = min(len(view), self._left, self._remaining)
+        view[:n] = self._ring[self._at : self._at + n]
+        self._at += n
+        self._left -= n
+        self._remaining -= n
+        if self._left == 0 and self._free is not None:
+            # The slot may be filled again. A child that sent its last slot may have
+            # ended already; whether it ended well is judged at the end.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self._free, b"\0")
+        return n
+
+    def _message(self) -> int | None:
+        if self._filled is None:
+            return None
+        raw = _read_exactly(self._filled, _MESSAGE.size)
+        return _MESSAGE.unpack(raw)[0] if len(raw) == _MESSAGE.size else None
+
+    def _next_slot(self) -> None:
+        length = self._message()
+        if length is None or not 0 < length <= READ_SIZE or length > self._remaining:
+            self._fail()  # an end mark, a dead child or a wrong length before the size
+        self._at = (self._received % _SLOTS) * READ_SIZE
+        self._left = length or 0
+        self._received += 1
 
     def _verify_rest(self) -> None:
         if self._checked:
             return
-        trailer = bytearray()
-        while len(trailer) <= _TRAILER_BYTES:  # one byte more: nothing may follow
-            piece = self._pipe.read(_TRAILER_BYTES + 1 - len(trailer))
-            if not piece:
-                break
-            trailer += piece
-        code = self._reap()
-        if code != 0 or len(trailer) != _TRAILER_BYTES or trailer[0] != _GOOD:
+        mark = self._message()
+        more = self._message() if mark == _END_GOOD else None  # nothing may follow
+        if self._reap() != 0 or mark != _END_GOOD or more is not None:
             self._fail()
         self._checked = True
-        self.sha256 = bytes(trailer[1:]).hex()
 
     def _fail(self) -> None:
         self._stop()
@@ -369,8 +429,13 @@ class _BlobReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._pipe.close()
+            for fd in (self._filled, self._free):
+                if fd is not None:
+                    os.close(fd)
+            self._filled = self._free = None
             self._stop()
+            self._ring.release()
+            self._shared.close()
         super().close()
 
 

@@ -163,22 +163,35 @@ class BackgroundWriter:
 
     For large outputs made by pyrage, which keeps the interpreter lock while it
     encrypts: the writes and the hashing release that lock, so on their own thread they
-    run beside the encryption instead of after it. Bytes are gathered into pieces of
-    ``piece`` and at most ``depth`` pieces wait (bounded memory). The first error of the
+    run beside the encryption instead of after it. Written pieces are kept (``bytes``
+    as they are, anything else copied) and handed over in batches of about ``piece``
+    bytes; at most ``depth`` batches wait (bounded memory). The first error of the
     thread (a full disk, say) is raised by the next ``write`` or by ``close``; after it
     the thread only drains the queue, so a writer never blocks on a dead thread.
 
     ``close`` must be called (it returns the digest); ``abort`` on any failure. The
     handle is flushed first and then written through its descriptor: nothing else may
-    write to it meanwhile. Durability (fsync) stays the caller's.
+    write to it meanwhile. Durability (fsync) stays the caller's. Without a handle
+    the bytes are only hashed; with ``digest=False`` only written (``close`` then
+    returns "").
     """
 
-    def __init__(self, handle: BinaryIO, *, piece: int = 2 * 1024 * 1024, depth: int = 3) -> None:
-        handle.flush()
-        self._fd = handle.fileno()
+    def __init__(
+        self,
+        handle: BinaryIO | None,
+        *,
+        digest: bool = True,
+        piece: int = 2 * 1024 * 1024,
+        depth: int = 3,
+    ) -> None:
+        if handle is not None:
+            handle.flush()
+        self._fd = None if handle is None else handle.fileno()
+        self._hashing = digest
         self._piece = piece
-        self._pending = bytearray()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._digest = hashlib.sha256()
         self.size = 0
@@ -187,37 +200,40 @@ class BackgroundWriter:
         )
         self._thread.start()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._error is not None:
             raise self._error
         if self._thread is None:
             raise ValueError("write to a closed BackgroundWriter")
-        self._pending += data
-        self.size += len(data)
-        if len(self._pending) >= self._piece:
+        # A view or a bytearray may change after this call returns: keep a copy.
+        piece = data if type(data) is bytes else bytes(data)
+        self._batch.append(piece)
+        self._batched += len(piece)
+        self.size += len(piece)
+        if self._batched >= self._piece:
             self._send()
-        return len(data)
+        return len(piece)
 
     def flush(self) -> None:
         return None  # ``close`` writes what is pending; this only satisfies writers' protocol
 
     def close(self) -> str:
         """Write what is left, wait for the thread; the SHA-256 of every byte, in hex."""
-        if self._pending:
+        if self._batch:
             self._send()
         self._finish()
         if self._error is not None:
             raise self._error
-        return self._digest.hexdigest()
+        return self._digest.hexdigest() if self._hashing else ""
 
     def abort(self) -> None:
         """Stop the thread; what was written stays in the file (the caller discards it)."""
-        self._pending = bytearray()
+        self._batch, self._batched = [], 0
         self._finish()
 
     def _send(self) -> None:
-        piece, self._pending = bytes(self._pending), bytearray()
-        self._queue.put(piece)
+        batch, self._batch, self._batched = self._batch, [], 0
+        self._queue.put(batch)
 
     def _finish(self) -> None:
         thread, self._thread = self._thread, None
@@ -227,15 +243,63 @@ class BackgroundWriter:
 
     def _run(self) -> None:
         while True:
-            piece = self._queue.get()
-            if piece is None:
+            batch = self._queue.get()
+            if batch is None:
                 return
             if self._error is not None:
                 continue  # drain, so ``write`` and ``close`` never block
             try:
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(self._fd, view) :]
-                self._digest.update(piece)
+                if self._fd is not None:
+                    _write_pieces(self._fd, batch)
+                if self._hashing:
+                    for piece in batch:
+                        self._digest.update(piece)
             except BaseException as exc:
                 self._error = exc
+
+
+def _write_pieces(fd: int, pieces: list[bytes]) -> None:
+    """All of ``pieces``, in order, in as few system calls as the kernel allows."""
+    views = [memoryview(p) for p in pieces if p]
+    while views:
+        written = os.writev(fd, views[:1024])  # IOV_MAX is 1024 on Linux
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
+
+
+class HashingFileWriter:
+    """A new file's bytes written on one thread and hashed (SHA-256) on another: on a
+    machine with two cores, a large write and its hash each cost about as much as
+    the encryption that produces the bytes, so neither is put behind the other."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._file = BackgroundWriter(handle, digest=False)
+        self._hash = BackgroundWriter(None)
+
+    @property
+    def size(self) -> int:
+        return self._file.size
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        piece = data if type(data) is bytes else bytes(data)
+        self._file.write(piece)
+        return self._hash.write(piece)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> str:
+        """Every byte in the file (not yet fsynced); their SHA-256 in hex."""
+        try:
+            self._file.close()
+        except BaseException:
+            self._hash.abort()
+            raise
+        return self._hash.close()
+
+    def abort(self) -> None:
+        self._file.abort()
+        self._hash.abort()

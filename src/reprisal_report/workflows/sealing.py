@@ -32,7 +32,7 @@ from reprisal_report.vault import cases as case_store
 from reprisal_report.vault import outbox
 from reprisal_report.vault.attachments import list_attachments, open_attachment
 from reprisal_report.vault.cases import CaseRow, record_event, utc_now
-from reprisal_report.vault.files import BackgroundWriter, fsync_dir, open_new
+from reprisal_report.vault.files import HashingFileWriter, fsync_dir, open_new
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault
 from reprisal_report.workflows.reporter import address_case, check_attachment_name, choose_org
@@ -49,11 +49,11 @@ class SealedBundle:
 
 
 class _HashingWriter:
-    """The bundle's bytes to the file, hashed, written on a second thread (the
+    """The bundle's bytes to the file, written and hashed on threads of their own (the
     encryption keeps the interpreter lock; the writes and the hash need not)."""
 
     def __init__(self, handle: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
-        self._writer = BackgroundWriter(handle)
+        self._writer = HashingFileWriter(handle)
         self.on_bytes = on_bytes
         self.sha256 = ""
 
