@@ -130,6 +130,31 @@ def test_a_refused_bundle_leaves_no_file_temp_file_or_row(setup: Setup, damage: 
     assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
 
 
+def test_bytes_decrypted_that_are_not_the_files_bytes_are_refused(setup: Setup) -> None:
+    """The import hashes the file on a second thread while it decrypts a tee of it; the
+    two hashes must agree (a file rewritten in place on a shared folder would differ).
+    Driven through the workflow with the file's hash replaced, as a rewrite would."""
+    from reprisal_report.transport import folder
+    from reprisal_report.workflows import inbox as inbox_workflow
+
+    [bundle] = setup.seal(setup.case_id)
+    before = counts(setup.coordinator)
+    with (
+        open_profile(setup.coordinator.home, PASSPHRASE) as vault,
+        folder.open_bundle_file(bundle) as handle,
+    ):
+        outcome = inbox_workflow._import_handle(vault, bundle, lambda: "0" * 64, handle, None)
+    assert outcome.status == "failed"
+    assert outcome.reason == "bundle file changed while it was being imported"
+    assert store(setup.coordinator) == []
+    assert counts(setup.coordinator) == before
+    # Read as it is, the file imports; read again, it is a duplicate.
+    for expected in ("imported", "duplicate"):
+        with open_profile(setup.coordinator.home, PASSPHRASE) as vault:
+            assert inbox_workflow.import_bundle(vault, bundle).status == expected
+    assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
+
+
 def test_a_bundle_refused_after_its_signature_leaves_nothing_either(setup: Setup) -> None:
     """Refused late (the author was revoked since), when the copy was complete."""
     from tests.integration.test_bundle_cli import key_id

@@ -7,7 +7,7 @@ vault row of the bundle (``inbox_bundles.evidence_file``) names the file; bundle
 imported before the store existed have none.
 
 While a bundle is being verified its bytes go to a temporary file in the same folder
-(``.<sha256>.rrb.tmp-<random>``, created through :mod:`vault.files`). Only a bundle
+(``.incoming.rrb.tmp-<random>``, created through :mod:`vault.files`). Only a bundle
 that verified completely is fsynced and renamed to its final name, before the vault
 transaction that references it commits: a crash can leave a file without a row (an
 orphan, removed by :func:`remove_orphans` at the next import), never a row without
@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from reprisal_report.vault.files import (
     TEMP_MARK,
+    HashingFileWriter,
     create_new,
     fsync_dir,
     sync_file,
@@ -81,24 +82,40 @@ class Retained:
 class EvidenceWriter:
     """The temporary copy of one bundle while it is verified; ``keep`` or ``discard``.
 
-    ``write`` is given exactly the bytes the import hashes and decrypts (a tee of the
-    ciphertext as age reads it), so the kept file is what was verified.
+    ``write`` is given exactly the bytes the import decrypts (a tee of the ciphertext
+    as age reads it), so the kept file is what was verified. The bytes are written and
+    hashed on threads of their own (``HashingFileWriter``), beside the decryption;
+    ``finish`` returns their SHA-256, which names the final file.
     """
 
-    def __init__(self, vault: Vault, sha256: str) -> None:
+    def __init__(self, vault: Vault) -> None:
         where = folder(vault)
         _ensure_folder(where)
-        self.final = where / file_name(sha256)
-        self.temp = temp_name(self.final)
+        self._folder = where
+        self.temp = temp_name(where / f"incoming{SUFFIX}")
         self.size = 0
+        self._final: Path | None = None
         self._kept = False
         self._handle: BinaryIO | None = os.fdopen(create_new(self.temp), "wb")
+        self._writer = HashingFileWriter(self._handle)
+
+    @property
+    def final(self) -> Path:
+        if self._final is None:
+            raise ValueError("evidence file not finished")
+        return self._final
 
     def write(self, data: bytes) -> None:
-        if self._handle is None:
+        if self._handle is None or self._final is not None:
             raise ValueError("evidence file already closed")
-        self._handle.write(data)
+        self._writer.write(data)
         self.size += len(data)
+
+    def finish(self) -> str:
+        """Every byte written: their SHA-256 (hex), which names the final file."""
+        digest = self._writer.close()
+        self._final = self._folder / file_name(digest)
+        return digest
 
     def keep(self) -> None:
         """fsync the copy and give it its final name (the vault row follows)."""
@@ -109,20 +126,21 @@ class EvidenceWriter:
             sync_file(handle)
         os.replace(self.temp, self.final)
         self._kept = True
-        fsync_dir(self.final.parent)
+        fsync_dir(self._folder)
 
     def discard(self) -> None:
         """Remove the copy, temporary or renamed: nothing of a refused bundle remains."""
+        self._writer.abort()
         handle, self._handle = self._handle, None
         if handle is not None:
             with contextlib.suppress(OSError):
                 handle.close()
-        for path in (self.final if self._kept else None, self.temp):
+        for path in (self._final if self._kept else None, self.temp):
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         with contextlib.suppress(OSError):
-            fsync_dir(self.final.parent)
+            fsync_dir(self._folder)
 
 
 def record(vault: Vault, bundle_id: str, name: str, size: int) -> None:

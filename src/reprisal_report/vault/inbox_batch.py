@@ -20,6 +20,7 @@ once. The rules of the evidence store stay as they are:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -42,21 +43,38 @@ def _ensure_folder(path: Path) -> None:
 
 
 class BatchedEvidenceWriter:
-    """Like ``evidence.EvidenceWriter``, but ``keep`` leaves the fsyncs to the batch."""
+    """Like ``evidence.EvidenceWriter``, but ``keep`` leaves the fsyncs to the batch.
 
-    def __init__(self, batch: EvidenceBatch, sha256: str) -> None:
+    Fetched bundles are small and already in memory: the bytes are written and hashed
+    on the importing thread."""
+
+    def __init__(self, batch: EvidenceBatch) -> None:
         self._batch = batch
-        self.final = batch.folder / evidence.file_name(sha256)
-        self.temp = temp_name(self.final)
+        self.temp = temp_name(batch.folder / f"incoming{evidence.SUFFIX}")
         self.size = 0
+        self._final: Path | None = None
         self._kept = False
+        self._digest = hashlib.sha256()
         self._handle: BinaryIO | None = os.fdopen(create_new(self.temp), "wb")
 
+    @property
+    def final(self) -> Path:
+        if self._final is None:
+            raise ValueError("evidence file not finished")
+        return self._final
+
     def write(self, data: bytes) -> None:
-        if self._handle is None or self._kept:
+        if self._handle is None or self._kept or self._final is not None:
             raise ValueError("evidence file already closed")
         self._handle.write(data)
+        self._digest.update(data)
         self.size += len(data)
+
+    def finish(self) -> str:
+        """Every byte written: their SHA-256 (hex), which names the final file."""
+        digest = self._digest.hexdigest()
+        self._final = self._batch.folder / evidence.file_name(digest)
+        return digest
 
     def keep(self) -> None:
         """Give the verified copy its final name; ``EvidenceBatch.sync`` makes it durable."""
@@ -80,7 +98,7 @@ class BatchedEvidenceWriter:
         if handle is not None:
             with contextlib.suppress(OSError):
                 handle.close()
-        for path in (self.final if self._kept else None, self.temp):
+        for path in (self._final if self._kept else None, self.temp):
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
@@ -96,11 +114,11 @@ class EvidenceBatch:
         self.kept: list[BatchedEvidenceWriter] = []
         self._ready = False
 
-    def writer(self, sha256: str) -> BatchedEvidenceWriter:
+    def writer(self) -> BatchedEvidenceWriter:
         if not self._ready:
             _ensure_folder(self.folder)
             self._ready = True
-        return BatchedEvidenceWriter(self, sha256)
+        return BatchedEvidenceWriter(self)
 
     def sync(self) -> None:
         """fsync every kept file, then the folder once (inside the transaction, last)."""

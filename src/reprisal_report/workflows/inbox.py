@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +129,8 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 
 class _ProgressReader:
-    """Hashes and counts the ciphertext as age reads it, so the file is read only once
-    for decryption and what was hashed is exactly what was decrypted."""
+    """Counts the ciphertext as age reads it and tees it into the evidence copy, so the
+    file is read once for decryption and what is kept is exactly what was decrypted."""
 
     def __init__(
         self,
@@ -142,7 +144,6 @@ class _ProgressReader:
         self.limit = limit
         self.tee = tee
         self.count = 0
-        self.digest = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.handle.read(size)
@@ -150,18 +151,16 @@ class _ProgressReader:
             self.count += len(data)
             if self.limit is not None and self.count > self.limit:
                 raise BundleMalformed("bundle file grew past the bundle size cap while read")
-            self.digest.update(data)
             if self.tee is not None:
-                self.tee(data)  # the evidence copy: exactly the bytes hashed and decrypted
+                self.tee(data)  # the evidence copy: exactly the bytes decrypted
             if self.on_bytes is not None:
                 self.on_bytes(len(data))
         return data
 
-    def drain(self) -> str:
-        """Read whatever age left unread and return the SHA-256 of every byte seen."""
+    def drain(self) -> None:
+        """Read (and copy) whatever age left unread."""
         while self.read(1024 * 1024):
             pass
-        return self.digest.hexdigest()
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.read(len(buffer))
@@ -170,6 +169,60 @@ class _ProgressReader:
 
     def readable(self) -> bool:
         return True
+
+
+class _FileHasher:
+    """The SHA-256 of a bundle file, read on a second thread by ``os.pread`` (the
+    decrypting reader's position is left alone). Hashing releases the interpreter
+    lock, so it runs beside the decryption; the import compares this hash with that of
+    the bytes it decrypted and kept, so a file rewritten while it was imported is
+    refused."""
+
+    _PIECE = 4 * 1024 * 1024
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._fd = handle.fileno()
+        self._stop = threading.Event()
+        self._hex: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bundle-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            digest = hashlib.sha256()
+            offset = 0
+            while not self._stop.is_set():
+                piece = os.pread(self._fd, self._PIECE, offset)
+                if not piece:
+                    self._hex = digest.hexdigest()
+                    return
+                offset += len(piece)
+                if offset > folder.MAX_BUNDLE_BYTES:
+                    raise BundleMalformed("bundle file grew past the bundle size cap while read")
+                digest.update(piece)
+        except BaseException as exc:  # raised on the importing thread by ``result``
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._hex is None:
+            raise ValueError("the bundle hash was stopped")
+        return self._hex
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class _Duplicate(Exception):
+    """The bundle's bytes are imported already (found once its hash was known)."""
+
+    def __init__(self, known: inbox.InboxBundle) -> None:
+        super().__init__("duplicate")
+        self.known = known
 
 
 @dataclass
@@ -225,7 +278,7 @@ def _check_existed_before(vault: Vault, opened: OpenedBundle, sha: str, revoked_
 def _verify_and_store(
     vault: Vault,
     path: Path,
-    sha: str,
+    expected: Callable[[], str],
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
@@ -236,11 +289,11 @@ def _verify_and_store(
         raise UnknownOrg("this profile holds no age identity; only coordinators import bundles")
     # In a batch (sync pull) the fsyncs wait for the batch's commit (vault.inbox_batch).
     copy: evidence.EvidenceWriter | BatchedEvidenceWriter = (
-        evidence.EvidenceWriter(vault, sha) if batch is None else batch.writer(sha)
+        evidence.EvidenceWriter(vault) if batch is None else batch.writer()
     )
     try:
         with vault.transaction():
-            manifest = _verify_into(vault, sha, handle, on_bytes, progress, identity, copy)
+            manifest = _verify_into(vault, expected, handle, on_bytes, progress, identity, copy)
             crash_point("import.before-commit")
     except BaseException:
         # Refused, or the commit failed: neither the copy nor its final name remains.
@@ -251,7 +304,7 @@ def _verify_and_store(
 
 def _verify_into(
     vault: Vault,
-    sha: str,
+    expected: Callable[[], str],
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
@@ -262,10 +315,15 @@ def _verify_into(
     reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES, tee=copy.write)
     # 1-2: the age layer and the container (attachment bytes hashed, not kept).
     opened = open_bundle(reader, identities=[identity])
-    # The bytes decrypted are the bytes hashed (and copied): a file rewritten in place
-    # on a shared folder between the hash and the decryption is caught here.
-    if not hmac.compare_digest(reader.drain(), sha):
+    reader.drain()
+    # The bytes decrypted are the bytes kept, and their hash that of the file: a file
+    # rewritten in place on a shared folder while it was imported is caught here.
+    sha = copy.finish()
+    if not hmac.compare_digest(sha, expected()):
         raise BundleTampered("bundle file changed while it was being imported")
+    known = inbox.find_by_sha256(vault, sha)
+    if known is not None:
+        raise _Duplicate(known)
     manifest = opened.manifest
     try:
         org = pinning.get(vault, manifest.org_id)
@@ -385,16 +443,23 @@ def _duplicate(path: Path, known: inbox.InboxBundle) -> ImportOutcome:
 def _import_handle(
     vault: Vault,
     path: Path,
-    sha: str,
+    expected: Callable[[], str],
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     batch: EvidenceBatch | None = None,
 ) -> ImportOutcome:
     progress = _Progress()
     try:
-        return _verify_and_store(vault, path, sha, handle, on_bytes, progress, batch)
+        return _verify_and_store(vault, path, expected, handle, on_bytes, progress, batch)
+    except _Duplicate as dup:
+        return _duplicate(path, dup.known)
     except ReportError as exc:
-        if progress.authentic:
+        sha = _hash_or_none(expected)
+        # Bytes imported before are a duplicate, whatever this run made of them.
+        known = None if sha is None else inbox.find_by_sha256(vault, sha)
+        if known is not None:
+            return _duplicate(path, known)
+        if progress.authentic and sha is not None:
             # Signed by a reporter key of the card, yet refused for now (an expired
             # card, say): remember that these exact bytes existed at this time.
             with vault.transaction():
@@ -402,36 +467,33 @@ def _import_handle(
         return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
 
 
-def _hash_handle(handle: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    count = 0
-    while chunk := handle.read(1024 * 1024):
-        count += len(chunk)
-        if count > folder.MAX_BUNDLE_BYTES:
-            raise BundleMalformed("bundle file grew past the bundle size cap while read")
-        digest.update(chunk)
-    return digest.hexdigest()
+def _hash_or_none(expected: Callable[[], str]) -> str | None:
+    try:
+        return expected()
+    except ReportError:
+        return None
 
 
 def import_bundle(
     vault: Vault, path: Path, on_bytes: Callable[[int], None] | None = None
 ) -> ImportOutcome:
-    """Import one bundle file, read through one descriptor that never follows a link."""
+    """Import one bundle file, read through one descriptor that never follows a link.
+
+    The file is hashed on a second thread while it is decrypted (``_FileHasher``); an
+    already imported bundle is found once its hash is known and reported as a
+    duplicate, nothing changed.
+    """
     evidence.remove_orphans(vault)
     try:
         handle = folder.open_bundle_file(path)
     except folder.BundleFileRefused as exc:
         return ImportOutcome(path, ImportStatus.SKIPPED, reason=exc.reason)
     with handle:
+        hasher = _FileHasher(handle)
         try:
-            sha = _hash_handle(handle)
-        except ReportError as exc:
-            return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
-        known = inbox.find_by_sha256(vault, sha)
-        if known is not None:
-            return _duplicate(path, known)
-        handle.seek(0)
-        return _import_handle(vault, path, sha, handle, on_bytes)
+            return _import_handle(vault, path, hasher.result, handle, on_bytes)
+        finally:
+            hasher.stop()
 
 
 def import_fetched(
@@ -447,7 +509,7 @@ def import_fetched(
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         return _duplicate(Path(label), known)
-    return _import_handle(vault, Path(label), sha, io.BytesIO(data), None, batch)
+    return _import_handle(vault, Path(label), lambda: sha, io.BytesIO(data), None, batch)
 
 
 def import_paths(
