@@ -33,6 +33,7 @@ re-raised even when pyrage swallowed them on its final flush.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import mmap
 import os
@@ -228,6 +229,7 @@ _SLOTS: Final = 4
 _MESSAGE: Final = struct.Struct(">q")
 _END_GOOD: Final = -1
 _END_DAMAGED: Final = -2
+_DIGEST_BYTES: Final = 32
 
 
 def _damaged(what: str) -> CorruptVault:
@@ -257,7 +259,8 @@ def _read_exactly(fd: int, size: int) -> bytes:
 class _RingSink(io.RawIOBase):
     """The child's plaintext writer, behind a buffer of ``READ_SIZE``: the first
     ``size`` bytes go into the ring; whatever follows must be zeros. (Not hashed here:
-    the bundle's container hashes every attachment against its row as it streams.)"""
+    and hashed; the digest goes with the end mark (so the bundle's container, on the
+    other core, need not hash the bytes again)."""
 
     def __init__(self, ring: memoryview, filled: int, free: int, size: int) -> None:
         super().__init__()
@@ -267,6 +270,7 @@ class _RingSink(io.RawIOBase):
         self._remaining = size
         self._sent = 0
         self._zeros = bytes(READ_SIZE)
+        self._digest = hashlib.sha256()
         self.padding_ok = True
 
     def writable(self) -> bool:
@@ -291,12 +295,14 @@ class _RingSink(io.RawIOBase):
             raise OSError("the reader went away")
         slot = (self._sent % _SLOTS) * READ_SIZE
         self._ring[slot : slot + len(piece)] = piece
+        self._digest.update(piece)
         _write_all(self._filled, _MESSAGE.pack(len(piece)))
         self._sent += 1
 
     def finish(self) -> None:
         good = self.padding_ok and not self._remaining
-        _write_all(self._filled, _MESSAGE.pack(_END_GOOD if good else _END_DAMAGED))
+        mark = _MESSAGE.pack(_END_GOOD if good else _END_DAMAGED)
+        _write_all(self._filled, mark + self._digest.digest())
 
 
 def _decrypt_into_ring(
@@ -361,6 +367,7 @@ class _BlobReader(io.RawIOBase):
         handle.close()
         self._filled: int | None = filled_r
         self._free: int | None = free_w
+        self.sha256: str | None = None  # of every byte read, once the end verified
         self._received = 0  # slots received
         self._at = 0  # where the unread bytes of the current slot start in the ring
         self._left = 0  # unread bytes in the current slot
@@ -405,10 +412,15 @@ class _BlobReader(io.RawIOBase):
         if self._checked:
             return
         mark = self._message()
-        more = self._message() if mark == _END_GOOD else None  # nothing may follow
-        if self._reap() != 0 or mark != _END_GOOD or more is not None:
+        digest = b""
+        if mark == _END_GOOD and self._filled is not None:
+            digest = _read_exactly(self._filled, _DIGEST_BYTES)
+            if os.read(self._filled, 1):  # nothing may follow
+                digest = b""
+        if self._reap() != 0 or mark != _END_GOOD or len(digest) != _DIGEST_BYTES:
             self._fail()
         self._checked = True
+        self.sha256 = digest.hex()
 
     def _fail(self) -> None:
         self._stop()
@@ -456,7 +468,16 @@ def open_blob(vault: Vault, name: str, size: int, what: str) -> BinaryIO:
     except OSError:
         raise _damaged(what) from None
     handle = os.fdopen(fd, "rb", buffering=READ_SIZE)
-    return io.BufferedReader(_BlobReader(handle, identity, size, what), READ_SIZE)
+    return _BlobStream(_BlobReader(handle, identity, size, what), READ_SIZE)
+
+
+class _BlobStream(io.BufferedReader):
+    """A blob's attachment bytes, buffered; vouches for their SHA-256 once read to the
+    end (``AttachmentSource`` in bundle/container.py)."""
+
+    def verified_sha256(self) -> str | None:
+        raw = self.raw
+        return raw.sha256 if isinstance(raw, _BlobReader) else None
 
 
 # --- housekeeping ----------------------------------------------------------------------

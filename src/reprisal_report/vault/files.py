@@ -181,7 +181,7 @@ class BackgroundWriter:
         handle: BinaryIO | None,
         *,
         digest: bool = True,
-        piece: int = 2 * 1024 * 1024,
+        piece: int = 1024 * 1024,
         depth: int = 3,
     ) -> None:
         if handle is not None:

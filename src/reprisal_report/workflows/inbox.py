@@ -178,7 +178,7 @@ class _FileHasher:
     the bytes it decrypted and kept, so a file rewritten while it was imported is
     refused."""
 
-    _PIECE = 4 * 1024 * 1024
+    _PIECE = 1024 * 1024
 
     def __init__(self, handle: BinaryIO) -> None:
         self._fd = handle.fileno()
