@@ -420,3 +420,28 @@ def test_a_reader_closed_early_leaves_no_child_behind(reporter: Cli, tmp_path: P
         with open_attachment(vault, row) as again:
             assert hashlib.sha256(again.read()).hexdigest() == hashlib.sha256(data).hexdigest()
     assert _children_of_this_process() == []
+
+
+def test_blobs_swapped_on_disk_stop_seal_and_nothing_is_sealed(
+    reporter: Cli, make_cli: Callable[[str], Cli], tmp_path: Path
+) -> None:
+    """Two attachments of one size: each blob authenticates under the storage key and
+    holds the right number of bytes, yet not the bytes its row records."""
+    make_org(make_cli, tmp_path, reporter)
+    case_id = new_case(reporter)
+    for name in ("one.bin", "two.bin"):
+        (tmp_path / name).write_bytes(os.urandom(300_000))
+    reporter.ok("case", "attach", case_id, str(tmp_path / "one.bin"), "--keep-metadata")
+    reporter.ok("case", "attach", case_id, str(tmp_path / "two.bin"), "--keep-metadata")
+    first, second = blob_files(reporter.home)
+    a, b = first.read_bytes(), second.read_bytes()
+    first.write_bytes(b)
+    second.write_bytes(a)
+    result = reporter("seal", case_id)
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.splitlines()[0] == f"{ERR}attachment 1 does not match its recorded sha-256"
+    assert list((reporter.home / "outbox").iterdir()) == []
+    assert _children_of_this_process() == []
+    first.write_bytes(a)
+    second.write_bytes(b)
+    seal_one(reporter, case_id)

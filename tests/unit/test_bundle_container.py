@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -146,6 +147,32 @@ def test_attachment_with_another_hash_is_refused() -> None:
     bad = AttachmentSource("a", 10, sha(b"y" * 10), lambda: io.BytesIO(b"x" * 10))
     with pytest.raises(AttachmentChanged, match="sha-256"):
         ContainerStream(PARTS, [bad]).read()
+
+
+class Vouching(io.BytesIO):
+    """A stream that hashes elsewhere and vouches for what it returned (the blob
+    store's does, from its decrypting process)."""
+
+    def __init__(self, data: bytes, vouch: str | None) -> None:
+        super().__init__(data)
+        self.vouch = vouch
+        self.asked_at: int | None = None
+
+    def verified_sha256(self) -> str | None:
+        self.asked_at = self.tell()
+        return self.vouch
+
+
+def test_a_stream_that_vouches_is_trusted_only_for_the_recorded_hash() -> None:
+    data = os.urandom(1000)
+    good = Vouching(data, sha(data))
+    stream = ContainerStream(PARTS, [AttachmentSource("a", 1000, sha(data), lambda: good)])
+    assert data in stream.read()
+    assert good.asked_at == 1000  # asked once the stream was read to its end
+    for vouch in (sha(b"other"), None):
+        bad = AttachmentSource("a", 1000, sha(data), functools.partial(Vouching, data, vouch))
+        with pytest.raises(AttachmentChanged, match="sha-256"):
+            ContainerStream(PARTS, [bad]).read()
 
 
 @pytest.mark.parametrize(
