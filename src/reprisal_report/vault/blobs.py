@@ -33,6 +33,7 @@ re-raised even when pyrage swallowed them on its final flush.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import mmap
@@ -356,6 +357,9 @@ class _BlobReader(io.RawIOBase):
         if pid == 0:  # the child
             code = 1
             try:
+                # No collection here: it could finalize a parent's object (an unclosed
+                # file flushing a stale buffer into a descriptor both processes share).
+                gc.disable()
                 os.close(filled_r)
                 os.close(free_w)
                 code = _decrypt_into_ring(handle, identity, size, self._ring, filled_w, free_r)
