@@ -130,10 +130,10 @@ def test_a_refused_bundle_leaves_no_file_temp_file_or_row(setup: Setup, damage: 
     assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
 
 
-def test_bytes_decrypted_that_are_not_the_files_bytes_are_refused(setup: Setup) -> None:
-    """The import hashes the file on a second thread while it decrypts a tee of it; the
-    two hashes must agree (a file rewritten in place on a shared folder would differ).
-    Driven through the workflow with the file's hash replaced, as a rewrite would."""
+def test_bytes_without_the_hash_they_were_fetched_under_are_refused(setup: Setup) -> None:
+    """A pull imports bytes under the hash the relay listed (and the client checked);
+    the hash of the bytes decrypted and kept must be that one. Driven through the
+    workflow with another hash, as a fault between fetch and import would give."""
     from reprisal_report.transport import folder
     from reprisal_report.workflows import inbox as inbox_workflow
 
@@ -143,15 +143,31 @@ def test_bytes_decrypted_that_are_not_the_files_bytes_are_refused(setup: Setup) 
         open_profile(setup.coordinator.home, PASSPHRASE) as vault,
         folder.open_bundle_file(bundle) as handle,
     ):
-        outcome = inbox_workflow._import_handle(vault, bundle, lambda: "0" * 64, handle, None)
+        outcome = inbox_workflow._import_handle(vault, bundle, "0" * 64, handle, None)
     assert outcome.status == "failed"
-    assert outcome.reason == "bundle file changed while it was being imported"
+    assert outcome.reason == "bundle bytes changed while they were being imported"
     assert store(setup.coordinator) == []
     assert counts(setup.coordinator) == before
-    # Read as it is, the file imports; read again, it is a duplicate.
+    # As a file, read once: it imports; read again, it is a duplicate.
     for expected in ("imported", "duplicate"):
         with open_profile(setup.coordinator.home, PASSPHRASE) as vault:
             assert inbox_workflow.import_bundle(vault, bundle).status == expected
+    assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
+
+
+def test_a_duplicate_is_reported_even_when_it_would_now_be_refused(setup: Setup) -> None:
+    """Found by the hash of the file once the import refused it (here: its author was
+    revoked since), an already imported bundle is a duplicate, nothing changed."""
+    from tests.integration.test_bundle_cli import key_id
+
+    bundle = import_one(setup)
+    setup.coordinator.ok("org", "revoke", key_id(setup.reporter))
+    before = counts(setup.coordinator)
+    result = setup.coordinator.ok("inbox", "import", str(bundle), "--json")
+    doc = json.loads(result.stdout)
+    assert doc["imported"] == 0 and doc["failed"] == []
+    assert doc["bundles"][0]["status"] == "duplicate"
+    assert counts(setup.coordinator) == before
     assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
 
 

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import io
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,52 +170,6 @@ class _ProgressReader:
         return True
 
 
-class _FileHasher:
-    """The SHA-256 of a bundle file, read on a second thread by ``os.pread`` (the
-    decrypting reader's position is left alone). Hashing releases the interpreter
-    lock, so it runs beside the decryption; the import compares this hash with that of
-    the bytes it decrypted and kept, so a file rewritten while it was imported is
-    refused."""
-
-    _PIECE = 1024 * 1024
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._fd = handle.fileno()
-        self._stop = threading.Event()
-        self._hex: str | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="bundle-hash", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            digest = hashlib.sha256()
-            offset = 0
-            while not self._stop.is_set():
-                piece = os.pread(self._fd, self._PIECE, offset)
-                if not piece:
-                    self._hex = digest.hexdigest()
-                    return
-                offset += len(piece)
-                if offset > folder.MAX_BUNDLE_BYTES:
-                    raise BundleMalformed("bundle file grew past the bundle size cap while read")
-                digest.update(piece)
-        except BaseException as exc:  # raised on the importing thread by ``result``
-            self._error = exc
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        if self._hex is None:
-            raise ValueError("the bundle hash was stopped")
-        return self._hex
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 class _Duplicate(Exception):
     """The bundle's bytes are imported already (found once its hash was known)."""
 
@@ -278,7 +231,7 @@ def _check_existed_before(vault: Vault, opened: OpenedBundle, sha: str, revoked_
 def _verify_and_store(
     vault: Vault,
     path: Path,
-    expected: Callable[[], str],
+    expected: str | None,
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
@@ -304,7 +257,7 @@ def _verify_and_store(
 
 def _verify_into(
     vault: Vault,
-    expected: Callable[[], str],
+    expected: str | None,
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
@@ -316,11 +269,11 @@ def _verify_into(
     # 1-2: the age layer and the container (attachment bytes hashed, not kept).
     opened = open_bundle(reader, identities=[identity])
     reader.drain()
-    # The bytes decrypted are the bytes kept, and their hash that of the file: a file
-    # rewritten in place on a shared folder while it was imported is caught here.
+    # The file is read once: the bytes decrypted are the bytes kept, and their hash
+    # names the bundle. Bytes fetched under a hash the caller checked must have it.
     sha = copy.finish()
-    if not hmac.compare_digest(sha, expected()):
-        raise BundleTampered("bundle file changed while it was being imported")
+    if expected is not None and not hmac.compare_digest(sha, expected):
+        raise BundleTampered("bundle bytes changed while they were being imported")
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         raise _Duplicate(known)
@@ -443,7 +396,7 @@ def _duplicate(path: Path, known: inbox.InboxBundle) -> ImportOutcome:
 def _import_handle(
     vault: Vault,
     path: Path,
-    expected: Callable[[], str],
+    expected: str | None,
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     batch: EvidenceBatch | None = None,
@@ -454,8 +407,9 @@ def _import_handle(
     except _Duplicate as dup:
         return _duplicate(path, dup.known)
     except ReportError as exc:
-        sha = _hash_or_none(expected)
-        # Bytes imported before are a duplicate, whatever this run made of them.
+        # Refused: only now is the file hashed on its own (a second read), to find
+        # bytes imported before, which are a duplicate whatever this run made of them.
+        sha = expected if expected is not None else _file_sha256(handle)
         known = None if sha is None else inbox.find_by_sha256(vault, sha)
         if known is not None:
             return _duplicate(path, known)
@@ -467,11 +421,20 @@ def _import_handle(
         return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
 
 
-def _hash_or_none(expected: Callable[[], str]) -> str | None:
+def _file_sha256(handle: BinaryIO) -> str | None:
+    """The SHA-256 of the whole file (read by ``pread``), or None if it cannot be read
+    within the bundle size cap."""
+    digest = hashlib.sha256()
+    offset = 0
     try:
-        return expected()
-    except ReportError:
+        while piece := os.pread(handle.fileno(), 1024 * 1024, offset):
+            offset += len(piece)
+            if offset > folder.MAX_BUNDLE_BYTES:
+                return None
+            digest.update(piece)
+    except OSError:
         return None
+    return digest.hexdigest()
 
 
 def import_bundle(
@@ -479,9 +442,9 @@ def import_bundle(
 ) -> ImportOutcome:
     """Import one bundle file, read through one descriptor that never follows a link.
 
-    The file is hashed on a second thread while it is decrypted (``_FileHasher``); an
-    already imported bundle is found once its hash is known and reported as a
-    duplicate, nothing changed.
+    The file is read once, as it is decrypted; its hash is that of the bytes decrypted
+    and kept. An already imported bundle is found once that hash is known and
+    reported as a duplicate, nothing changed.
     """
     evidence.remove_orphans(vault)
     try:
@@ -489,11 +452,7 @@ def import_bundle(
     except folder.BundleFileRefused as exc:
         return ImportOutcome(path, ImportStatus.SKIPPED, reason=exc.reason)
     with handle:
-        hasher = _FileHasher(handle)
-        try:
-            return _import_handle(vault, path, hasher.result, handle, on_bytes)
-        finally:
-            hasher.stop()
+        return _import_handle(vault, path, None, handle, on_bytes)
 
 
 def import_fetched(
@@ -509,7 +468,7 @@ def import_fetched(
     known = inbox.find_by_sha256(vault, sha)
     if known is not None:
         return _duplicate(Path(label), known)
-    return _import_handle(vault, Path(label), lambda: sha, io.BytesIO(data), None, batch)
+    return _import_handle(vault, Path(label), sha, io.BytesIO(data), None, batch)
 
 
 def import_paths(
