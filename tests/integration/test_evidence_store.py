@@ -155,6 +155,36 @@ def test_bytes_without_the_hash_they_were_fetched_under_are_refused(setup: Setup
     assert store(setup.coordinator) == [f"{sha256(bundle)}.rrb"]
 
 
+def test_a_file_that_grows_while_it_is_imported_is_refused(setup: Setup) -> None:
+    """Bytes appended during the import never enter the evidence store unverified:
+    age sees them after its last chunk, or the import finds them once age is done."""
+    import io
+
+    from reprisal_report.errors import BundleTampered
+    from reprisal_report.workflows import inbox as inbox_workflow
+
+    [bundle] = setup.seal(setup.case_id)
+    grown = setup.dir / "grown.rrb"
+    grown.write_bytes(bundle.read_bytes())
+    before = counts(setup.coordinator)
+
+    def append_once(_count: int) -> None:
+        if grown.stat().st_size == bundle.stat().st_size:
+            with grown.open("ab") as handle:
+                handle.write(b"appended while importing")
+
+    with open_profile(setup.coordinator.home, PASSPHRASE) as vault:
+        outcome = inbox_workflow.import_bundle(vault, grown, on_bytes=append_once)
+    assert outcome.status == "failed"
+    assert isinstance(outcome.error, BundleTampered)
+    assert store(setup.coordinator) == []
+    assert counts(setup.coordinator) == before
+    # Found after age was done: the reader at the end of the file must stay there.
+    late = inbox_workflow._ProgressReader(io.BytesIO(b"late bytes"), None)
+    with pytest.raises(BundleTampered, match="changed while it was being imported"):
+        late.drain()
+
+
 def test_a_duplicate_is_reported_even_when_it_would_now_be_refused(setup: Setup) -> None:
     """Found by the hash of the file once the import refused it (here: its author was
     revoked since), an already imported bundle is a duplicate, nothing changed."""

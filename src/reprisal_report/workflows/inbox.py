@@ -157,9 +157,11 @@ class _ProgressReader:
         return data
 
     def drain(self) -> None:
-        """Read (and copy) whatever age left unread."""
-        while self.read(1024 * 1024):
-            pass
+        """After a verified decryption the file must be at its end: age read up to it
+        to know nothing followed the last chunk. Bytes found now were written to the
+        file while it was imported; they would enter the evidence copy unverified."""
+        if self.read(1):
+            raise BundleTampered("bundle file changed while it was being imported")
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.read(len(buffer))
