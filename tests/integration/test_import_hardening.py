@@ -190,6 +190,30 @@ def test_revoked_reporter_with_a_prior_record_is_accepted(setup: Setup) -> None:
     import_refused(setup, forged, "nothing this profile recorded shows the bundle existed")
 
 
+def test_a_sighting_is_kept_under_the_hash_of_the_bytes_verified(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused file is hashed again on its own to look for a duplicate; that second
+    read must never name the sighting (the file may have changed since it was
+    verified: a sighting is what lets a revoked key's bundle in later)."""
+    import hashlib
+
+    from reprisal_report.vault import inbox as inbox_store
+    from reprisal_report.workflows import inbox as inbox_workflow
+
+    [sealed] = setup.seal(setup.case_id)
+    monkeypatch.setattr(inbox_workflow, "_file_sha256", lambda _handle: "f" * 64)
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock.set_clock(lambda: start + timedelta(days=91))  # the 90-day card has expired
+    with open_profile(setup.coordinator.home, PASSPHRASE) as vault:
+        outcome = inbox_workflow.import_bundle(vault, sealed)
+        assert outcome.status == "failed"
+        assert "expired" in (outcome.reason or "")
+        assert inbox_store.first_sighting(vault, "f" * 64) is None
+        real = hashlib.sha256(sealed.read_bytes()).hexdigest()
+        assert inbox_store.first_sighting(vault, real) is not None
+
+
 # --- flaw 6: a case's chain has no fork and no cycle ---------------------------------------
 
 

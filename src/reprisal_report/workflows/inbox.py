@@ -182,9 +182,11 @@ class _Duplicate(Exception):
 
 @dataclass
 class _Progress:
-    """How far one import got: a bundle whose signature verified may be sighted."""
+    """How far one import got: a bundle whose signature verified may be sighted, under
+    the hash of the bytes that were decrypted and verified (never a later read)."""
 
     authentic: bool = False
+    sha256: str | None = None  # of the bytes decrypted and kept, once all were read
 
 
 def _author_key(card: OrgCard, opened: OpenedBundle) -> tuple[bytes, str | None]:
@@ -274,6 +276,7 @@ def _verify_into(
     # The file is read once: the bytes decrypted are the bytes kept, and their hash
     # names the bundle. Bytes fetched under a hash the caller checked must have it.
     sha = copy.finish()
+    progress.sha256 = sha
     if expected is not None and not hmac.compare_digest(sha, expected):
         raise BundleTampered("bundle bytes changed while they were being imported")
     known = inbox.find_by_sha256(vault, sha)
@@ -409,17 +412,19 @@ def _import_handle(
     except _Duplicate as dup:
         return _duplicate(path, dup.known)
     except ReportError as exc:
-        # Refused: only now is the file hashed on its own (a second read), to find
-        # bytes imported before, which are a duplicate whatever this run made of them.
-        sha = expected if expected is not None else _file_sha256(handle)
+        # Bytes imported before are a duplicate, whatever this run made of them. If the
+        # import stopped before it had read them all, only now is the file hashed on
+        # its own (a second read), to find out.
+        sha = progress.sha256 or expected or _file_sha256(handle)
         known = None if sha is None else inbox.find_by_sha256(vault, sha)
         if known is not None:
             return _duplicate(path, known)
-        if progress.authentic and sha is not None:
+        if progress.authentic and progress.sha256 is not None:
             # Signed by a reporter key of the card, yet refused for now (an expired
-            # card, say): remember that these exact bytes existed at this time.
+            # card, say): remember that these exact bytes existed at this time. The
+            # hash is that of the bytes verified, never of a later read of the file.
             with vault.transaction():
-                inbox.record_sighting(vault, sha, enc.format_time(clock.now()))
+                inbox.record_sighting(vault, progress.sha256, enc.format_time(clock.now()))
         return ImportOutcome(path, ImportStatus.FAILED, reason=exc.message, error=exc)
 
 
