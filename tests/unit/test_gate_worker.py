@@ -35,6 +35,39 @@ def test_a_worker_answers_its_one_request_whole() -> None:
         helper.ask(b"again")
 
 
+def test_the_child_never_finalizes_an_object_of_the_parent(tmp_path: object) -> None:
+    """Garbage of the parent not collected yet (a temporary folder's cleanup, say):
+    collected in the child, its finalizer would act on the parent's files there and
+    then. Here the finalizer only records which process ran it."""
+    import gc
+    from pathlib import Path
+
+    marks = Path(str(tmp_path))
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            (marks / f"finalized-in-{os.getpid()}").touch()
+
+    gc.disable()
+    try:
+        Cycle()  # garbage at once, collected only by the cycle collector
+
+        def prepare() -> Callable[[bytes], bytes]:
+            gc.enable()
+            gc.collect()  # in the child: must not reach the parent's garbage
+            return lambda request: request
+
+        assert worker.Worker(prepare).ask(b"x") == b"x"
+        assert sorted(p.name for p in marks.iterdir()) == []
+    finally:
+        gc.enable()
+        gc.collect()
+    assert sorted(p.name for p in marks.iterdir()) == [f"finalized-in-{os.getpid()}"]
+
+
 def test_a_worker_that_raises_refuses() -> None:
     def prepare() -> Callable[[bytes], bytes]:
         raise ValueError("broken in the child")

@@ -23,6 +23,7 @@ file or a peer.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -87,11 +88,20 @@ class Worker:
     function it returns answers the one request of :meth:`ask` there."""
 
     def __init__(self, prepare: Callable[[], Callable[[bytes], bytes]]) -> None:
+        self._parent = os.getpid()
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        # The child's collector must never finalize an object of the parent (an
+        # unreachable file not yet collected would flush its buffer, a second time, into
+        # a descriptor both processes share): what exists now is frozen out of it.
+        gc.freeze()
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() == self._parent:
+                gc.unfreeze()
         if pid == 0:  # pragma: no cover - runs in the child (its coverage is not collected)
             code = 1
             try:
