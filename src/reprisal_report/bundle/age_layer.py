@@ -264,6 +264,10 @@ class _GuardedReader(io.RawIOBase):
         self._src = src
         self._prefix = memoryview(prefix)
         self.error: BaseException | None = None
+        # A raw stream whose ``read`` is the one RawIOBase derives from ``readinto``
+        # (a container stream) is read straight into the buffer: that ``read(n)``
+        # allocates and zeroes n bytes for every piece it returns.
+        self._direct = isinstance(src, io.RawIOBase) and type(src).read is io.RawIOBase.read
 
     def readable(self) -> bool:
         return True
@@ -278,6 +282,13 @@ class _GuardedReader(io.RawIOBase):
             self._prefix = self._prefix[n:]
             return n
         try:
+            if self._direct:
+                got = self._src.readinto(view)  # type: ignore[attr-defined]
+                if got is None:
+                    raise OSError("bundle source returned no data (non-blocking stream?)")
+                if not 0 <= got <= len(view):
+                    raise OSError("bundle source returned more bytes than asked for")
+                return int(got)
             chunk = self._src.read(len(view))
             if chunk is None:
                 # A non-blocking source with nothing ready: never guess, fail.
