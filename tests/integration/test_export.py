@@ -274,16 +274,8 @@ def leaky(make_cli: Callable[[str], Cli], tmp_path: Path) -> Iterator[World]:
 def _leaking_follow_up(leaky: World, tmp_path: Path, summary: str) -> None:
     """The reporter edits the public case's summary, seals a follow-up, and the
     coordinator imports it."""
-    case_id = leaky.ids["leak"]
     edited = _case("Public case", consent="publish_named", risk="low", public_summary=summary)
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(edited), encoding="utf-8")
-    leaky.reporter.ok("case", "edit", case_id, "--from", str(path))
-    leaky.reporter.ok("seal", case_id)
-    folder = tmp_path / "follow-up"
-    folder.mkdir()
-    leaky.reporter.ok("sync", "push", "--to", str(folder))
-    leaky.coordinator.ok("inbox", "import", str(folder))
+    leaky.deliver_edit("leak", edited, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -157,14 +157,7 @@ def test_a_new_bundle_refreshes_the_case_s_forms(world: World, tmp_path: Path) -
         **CASES["secret"][1],
         "victims": [{"name": "Ilse Wâgner", "kind": "human_rights_defender"}],
     }
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(edited), encoding="utf-8")
-    world.reporter.ok("case", "edit", secret, "--from", str(path))
-    world.reporter.ok("seal", secret)
-    folder = tmp_path / "follow-up"
-    folder.mkdir()
-    world.reporter.ok("sync", "push", "--to", str(folder))
-    world.coordinator.ok("inbox", "import", str(folder))
+    world.deliver_edit("secret", edited, tmp_path)
     after = _rows(world)[secret]
     assert after[0] != before[0] and after[2] != before[2]
     assert _export(world, tmp_path / "ok.json")[0] == 0

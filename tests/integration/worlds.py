@@ -34,6 +34,18 @@ class World:
         doc: dict[str, Any] = json.loads(out)
         return doc
 
+    def deliver_edit(self, name: str, record: Mapping[str, object], tmp_path: Path) -> None:
+        """The reporter replaces case ``name`` with ``record``, seals the follow-up and
+        carries it over a folder; the coordinator imports it."""
+        path = tmp_path / "edited.json"
+        path.write_text(json.dumps(record), encoding="utf-8")
+        self.reporter.ok("case", "edit", self.ids[name], "--from", str(path))
+        self.reporter.ok("seal", self.ids[name])
+        folder = tmp_path / "follow-up"
+        folder.mkdir()
+        self.reporter.ok("sync", "push", "--to", str(folder))
+        self.coordinator.ok("inbox", "import", str(folder))
+
 
 def _at(day: str) -> Callable[[], datetime]:
     moment = datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
