@@ -1,4 +1,5 @@
-"""vault.files.BackgroundWriter: every byte in order, its hash, and the first error."""
+"""vault.files: BackgroundWriter (every byte in order, its hash, the first error) and
+ReadAheadFile (the file's bytes, whatever is asked ahead)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reprisal_report.vault.files import BackgroundWriter
+from reprisal_report.vault.files import BackgroundWriter, ReadAheadFile
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,3 +56,104 @@ def test_abort_stops_the_writer(tmp_path: Path) -> None:
         writer.abort()
         with pytest.raises(ValueError, match="closed BackgroundWriter"):
             writer.write(b"more")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=5000), max_size=30),
+    release_every=st.integers(min_value=1, max_value=20_000),
+)
+def test_releasing_written_pages_changes_no_byte(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[bytes], release_every: int
+) -> None:
+    path = tmp_path_factory.mktemp("bw") / "out.bin"
+    with path.open("wb") as handle:
+        writer = BackgroundWriter(handle, piece=4096, release_every=release_every)
+        for chunk in chunks:
+            writer.write(chunk)
+        digest = writer.close()
+        os.fsync(handle.fileno())
+    body = b"".join(chunks)
+    assert path.read_bytes() == body
+    assert digest == hashlib.sha256(body).hexdigest()
+
+
+def test_written_pages_are_released_every_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advised: list[tuple[int, int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((fd, offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    path = tmp_path / "out.bin"
+    with path.open("wb") as handle:
+        writer = BackgroundWriter(handle, piece=1000, release_every=3000)
+        for _ in range(10):
+            writer.write(b"y" * 1000)
+        writer.close()
+        fd = handle.fileno()
+    # 10,000 bytes in batches of 1,000: advice after 3,000, 6,000 and 9,000 bytes.
+    assert advised == [(fd, 0, 0, os.POSIX_FADV_DONTNEED)] * 3
+    assert path.read_bytes() == b"y" * 10_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    body=st.binary(max_size=20_000),
+    sizes=st.lists(st.integers(min_value=-1, max_value=4000), min_size=1, max_size=30),
+    into=st.lists(st.booleans(), min_size=1, max_size=30),
+    window=st.integers(min_value=1, max_value=9000),
+)
+def test_a_read_ahead_file_gives_the_files_bytes_in_order(
+    tmp_path_factory: pytest.TempPathFactory,
+    body: bytes,
+    sizes: list[int],
+    into: list[bool],
+    window: int,
+) -> None:
+    path = tmp_path_factory.mktemp("ra") / "in.bin"
+    path.write_bytes(body)
+    got = bytearray()
+    with ReadAheadFile(os.open(path, os.O_RDONLY), window) as handle:
+        for step, size in enumerate(sizes):
+            if into[step % len(into)] and size >= 0:
+                buffer = bytearray(size)
+                count = handle.readinto(buffer)
+                got += buffer[:count]
+            else:
+                got += handle.read(size)
+        got += handle.read()
+    assert bytes(got) == body
+    assert handle.closed
+
+
+def test_a_read_ahead_file_asks_for_the_next_window_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advised: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"z" * 10_000)
+    with ReadAheadFile(os.open(path, os.O_RDONLY), window=4000) as handle:
+        while handle.read(1000):
+            pass
+    will = os.POSIX_FADV_WILLNEED
+    # Asked again once half the window is read: each request starts where the last ended.
+    assert advised == [
+        (0, 4000, will),
+        (4000, 2000, will),
+        (6000, 2000, will),
+        (8000, 2000, will),
+        (10000, 2000, will),
+        (12000, 2000, will),  # the read that finds the end asks past it: harmless
+    ]

@@ -14,10 +14,16 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from reprisal_report.errors import NotFound, OperationalError
-from reprisal_report.vault.files import file_sha256, fsync_dir, open_new, temp_name
+from reprisal_report.vault.files import (
+    ReadAheadFile,
+    file_sha256,
+    fsync_dir,
+    open_new,
+    temp_name,
+)
 
 CHUNK = 1024 * 1024
 SUFFIX = ".rrb"
@@ -149,7 +155,8 @@ def open_bundle_file(path: Path, max_bytes: int = MAX_BUNDLE_BYTES) -> BinaryIO:
             raise BundleFileRefused(f"is larger than the {max_bytes // 1024**2} MiB bundle cap")
         # Regular files ignore O_NONBLOCK for reads, but clear it all the same.
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb", buffering=0)
+        # Unbuffered (the age layer reads whole MiB), the kernel asked to read ahead.
+        return cast(BinaryIO, ReadAheadFile(fd))
     except BaseException:
         os.close(fd)
         raise

@@ -50,7 +50,13 @@ import pyrage
 
 from reprisal_report.crashpoints import crash_point
 from reprisal_report.errors import CorruptVault
-from reprisal_report.vault.files import BackgroundWriter, fsync_dir, open_new, temp_name
+from reprisal_report.vault.files import (
+    BackgroundWriter,
+    ReadAheadFile,
+    fsync_dir,
+    open_new,
+    temp_name,
+)
 from reprisal_report.vault.store import Vault
 
 BLOBS_DIR = "blobs"
@@ -471,7 +477,7 @@ def open_blob(vault: Vault, name: str, size: int, what: str) -> BinaryIO:
         ) from None
     except OSError:
         raise _damaged(what) from None
-    handle = os.fdopen(fd, "rb", buffering=READ_SIZE)
+    handle = io.BufferedReader(ReadAheadFile(fd), READ_SIZE)
     return _BlobStream(_BlobReader(handle, identity, size, what), READ_SIZE)
 
 

@@ -17,6 +17,7 @@ its file.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import stat
@@ -29,6 +30,7 @@ from typing import BinaryIO
 from reprisal_report.vault.files import (
     TEMP_MARK,
     HashingFileWriter,
+    ReadAheadFile,
     create_new,
     fsync_dir,
     sync_file,
@@ -169,7 +171,7 @@ def open_retained(item: Retained) -> Iterator[BinaryIO]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise FileNotFoundError(f"{item.path} is not a regular file")
-        handle = os.fdopen(fd, "rb")
+        handle = io.BufferedReader(ReadAheadFile(fd), READ_CHUNK)
     except BaseException:
         os.close(fd)
         raise
