@@ -674,3 +674,24 @@ def test_damaged_kept_forms_are_refused_by_the_worker_then_computed_again(
         ).fetchone()
     assert row is not None and "not forms" not in row[0]
     assert len(started) == 1  # the second export computed the forms, in one process
+
+
+def test_an_export_whose_signature_cannot_be_written_writes_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    out = tmp_path / "public.json"
+    signature = tmp_path / "public.json.minisig"
+    signature.mkdir()  # the signature's name is taken: the export must not stand alone
+    result = world.coordinator("export", "--out", str(out), "--profile", "public")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == f"reprisal-report: error: is a directory: {signature}\n"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # And the other way round: the export's name taken, no signature is left.
+    signature.rmdir()
+    out.mkdir()
+    result = world.coordinator("export", "--out", str(out), "--profile", "public")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr == f"reprisal-report: error: is a directory: {out}\n"
+    assert not signature.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

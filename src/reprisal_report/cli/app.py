@@ -122,7 +122,10 @@ def _report(exc: BaseException) -> int:
         elif exc.errno == errno.EPIPE:
             return int(ExitCode.OPERATIONAL)
         else:
-            where = f": {exc.filename}" if exc.filename else ""
+            # A failed rename names the file being replaced (``filename2``), not the
+            # temporary copy that was to take its place.
+            name = exc.filename2 or exc.filename
+            where = f": {name}" if name else ""
             error(f"{_lower_first(exc.strerror or 'system error')}{where}")
         return int(ExitCode.OPERATIONAL)
     # A bug: the message might hold case content, so only the type is shown.

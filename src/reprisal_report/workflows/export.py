@@ -54,7 +54,7 @@ from reprisal_report.redact.records import (
 from reprisal_report.vault import export as store
 from reprisal_report.vault.cases import record_event
 from reprisal_report.vault.store import Vault
-from reprisal_report.workflows.files import read_user_file, write_user_file
+from reprisal_report.workflows.files import read_user_file, write_user_file, write_user_files
 
 FORMAT_NAME = "reprisal-report export v1"
 WITHHELD_REASONS = ("status", "consent", "risk", "profile")
@@ -558,8 +558,7 @@ def _export(
     if gate is not None:
         gate_values = _gate_verdict(gate, vault)
     sig_path = request.out.with_name(request.out.name + ".minisig")
-    write_user_file(request.out, data, mode=0o600)
-    write_user_file(sig_path, signature, mode=0o644)
+    write_user_files([(request.out, data, 0o600), (sig_path, signature, 0o644)])
     detail: dict[str, object] = {
         "profile": profile.name,
         "format": request.format,
