@@ -107,6 +107,7 @@ def test_written_pages_are_released_every_step(
     sizes=st.lists(st.integers(min_value=-1, max_value=4000), min_size=1, max_size=30),
     into=st.lists(st.booleans(), min_size=1, max_size=30),
     window=st.integers(min_value=1, max_value=9000),
+    release=st.booleans(),
 )
 def test_a_read_ahead_file_gives_the_files_bytes_in_order(
     tmp_path_factory: pytest.TempPathFactory,
@@ -114,11 +115,12 @@ def test_a_read_ahead_file_gives_the_files_bytes_in_order(
     sizes: list[int],
     into: list[bool],
     window: int,
+    release: bool,
 ) -> None:
     path = tmp_path_factory.mktemp("ra") / "in.bin"
     path.write_bytes(body)
     got = bytearray()
-    with ReadAheadFile(os.open(path, os.O_RDONLY), window) as handle:
+    with ReadAheadFile(os.open(path, os.O_RDONLY), window, release=release) as handle:
         for step, size in enumerate(sizes):
             if into[step % len(into)] and size >= 0:
                 buffer = bytearray(size)
@@ -157,3 +159,24 @@ def test_a_read_ahead_file_asks_for_the_next_window_as_it_goes(
         (10000, 2000, will),
         (12000, 2000, will),  # the read that finds the end asks past it: harmless
     ]
+
+
+def test_a_read_ahead_file_that_releases_drops_what_lies_a_window_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advised: list[tuple[int, int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"z" * 10_000)
+    with ReadAheadFile(os.open(path, os.O_RDONLY), window=4000, release=True) as handle:
+        while handle.read(1000):
+            pass
+    dropped = [(o, n) for o, n, a in advised if a == os.POSIX_FADV_DONTNEED]
+    # Asked at offsets 0, 2000, ... 10000; from 6000 on, everything a window behind.
+    assert dropped == [(0, 2000), (0, 4000), (0, 6000)]

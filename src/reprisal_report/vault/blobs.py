@@ -477,7 +477,7 @@ def open_blob(vault: Vault, name: str, size: int, what: str) -> BinaryIO:
         ) from None
     except OSError:
         raise _damaged(what) from None
-    handle = io.BufferedReader(ReadAheadFile(fd), READ_SIZE)
+    handle = io.BufferedReader(ReadAheadFile(fd, release=True), READ_SIZE)
     return _BlobStream(_BlobReader(handle, identity, size, what), READ_SIZE)
 
 

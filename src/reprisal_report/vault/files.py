@@ -181,12 +181,19 @@ class ReadAheadFile(io.RawIOBase):
     read and hashed: 0.85 s instead of 1.1-1.6 s; 0.7 s cached). Advice only: the
     bytes returned are the file's, whatever the kernel makes of it. Owns the
     descriptor.
+
+    With ``release`` (a file of ours read once, like a blob being sealed) the pages more
+    than a window behind are dropped from the page cache as it goes, so the few pages
+    in use are recycled for the output instead of new ones taken for every MiB
+    (measured here, 1 GiB sealed right after it was attached: 2.7 s instead of
+    3.8-4.3 s, almost all of the difference system time).
     """
 
-    def __init__(self, fd: int, window: int = READ_AHEAD) -> None:
+    def __init__(self, fd: int, window: int = READ_AHEAD, *, release: bool = False) -> None:
         super().__init__()
         self._fd = fd
         self._window = window
+        self._release = release
         self._offset = 0
         self._advised = 0  # the offset up to which the kernel was asked to read
 
@@ -217,6 +224,9 @@ class ReadAheadFile(io.RawIOBase):
         end = self._offset + self._window
         with contextlib.suppress(OSError):
             os.posix_fadvise(self._fd, start, end - start, _WILLNEED)
+            if self._release and self._offset > self._window:
+                # Our own file, read once: its pages behind us are not needed again.
+                os.posix_fadvise(self._fd, 0, self._offset - self._window, _DONTNEED)
         self._advised = end
 
     def close(self) -> None:
@@ -228,6 +238,7 @@ class ReadAheadFile(io.RawIOBase):
 
 
 _WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", 0)
+_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 0)
 
 
 def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:
