@@ -177,10 +177,10 @@ class ReadAheadFile(io.RawIOBase):
     The default read-ahead of the page cache is far smaller than one MiB read, so a
     large file not in the cache is otherwise read one disk round trip at a time, each
     while the reader waits. ``POSIX_FADV_WILLNEED`` starts reading the next
-    ``window`` bytes (``READ_AHEAD``) without waiting for them (measured here, 1 GiB not cached,
-    read and hashed: 0.85 s instead of 1.1-1.6 s; 0.7 s cached). Advice only: the
-    bytes returned are the file's, whatever the kernel makes of it. Owns the
-    descriptor.
+    ``window`` bytes (``READ_AHEAD``) without waiting for them (measured here, 1 GiB
+    not cached, read and hashed: 0.85 s instead of 1.1-1.6 s; 0.7 s cached). Advice
+    only: the bytes returned are the file's, whatever the kernel makes of it. Read
+    front to back only (no seek). Owns the descriptor.
 
     With ``release`` (a file of ours read once, like a blob being sealed) the pages more
     than a window behind are dropped from the page cache as it goes, so the few pages

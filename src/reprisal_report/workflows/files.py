@@ -39,7 +39,9 @@ def write_user_files(files: Sequence[tuple[Path, bytes, int]]) -> None:
     temporary copy first, then, only once all are written, renamed into place, the
     first one last. A failure before that leaves none of them; a rename that fails
     takes back the files already renamed, so the first file (the export) never
-    stands beside a signature that is not its own, nor appears without one.
+    stands beside a signature that is not its own, nor appears without one. (An
+    export written before under the same name may then have lost its old signature:
+    it verifies as unsigned, never as signed by the new one.)
     """
     for path, _, _ in files:
         if not path.parent.is_dir():
