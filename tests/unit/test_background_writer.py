@@ -78,9 +78,9 @@ def test_releasing_written_pages_changes_no_byte(
     assert digest == hashlib.sha256(body).hexdigest()
 
 
-def test_written_pages_are_released_every_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _spy_on_advice(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int, int]]:
+    """Every ``posix_fadvise`` call from now on, as (fd, offset, length, advice); each
+    is still made."""
     advised: list[tuple[int, int, int, int]] = []
     real = os.posix_fadvise
 
@@ -89,6 +89,27 @@ def test_written_pages_are_released_every_step(
         real(fd, offset, length, advice)
 
     monkeypatch.setattr(os, "posix_fadvise", spy)
+    return advised
+
+
+def _read_through_advised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, release: bool
+) -> list[tuple[int, int, int]]:
+    """The advice (offset, length, advice) given while 10,000 bytes are read 1,000 at
+    a time through a window of 4,000."""
+    advised = _spy_on_advice(monkeypatch)
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"z" * 10_000)
+    with ReadAheadFile(os.open(path, os.O_RDONLY), window=4000, release=release) as handle:
+        while handle.read(1000):
+            pass
+    return [(offset, length, advice) for _, offset, length, advice in advised]
+
+
+def test_written_pages_are_released_every_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advised = _spy_on_advice(monkeypatch)
     path = tmp_path / "out.bin"
     with path.open("wb") as handle:
         writer = BackgroundWriter(handle, piece=1000, release_every=3000)
@@ -136,19 +157,7 @@ def test_a_read_ahead_file_gives_the_files_bytes_in_order(
 def test_a_read_ahead_file_asks_for_the_next_window_as_it_goes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    advised: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
-
-    def spy(fd: int, offset: int, length: int, advice: int) -> None:
-        advised.append((offset, length, advice))
-        real(fd, offset, length, advice)
-
-    monkeypatch.setattr(os, "posix_fadvise", spy)
-    path = tmp_path / "in.bin"
-    path.write_bytes(b"z" * 10_000)
-    with ReadAheadFile(os.open(path, os.O_RDONLY), window=4000) as handle:
-        while handle.read(1000):
-            pass
+    advised = _read_through_advised(tmp_path, monkeypatch, release=False)
     will = os.POSIX_FADV_WILLNEED
     # Asked again once half the window is read: each request starts where the last ended.
     assert advised == [
@@ -164,19 +173,7 @@ def test_a_read_ahead_file_asks_for_the_next_window_as_it_goes(
 def test_a_read_ahead_file_that_releases_drops_what_lies_a_window_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    advised: list[tuple[int, int, int]] = []
-    real = os.posix_fadvise
-
-    def spy(fd: int, offset: int, length: int, advice: int) -> None:
-        advised.append((offset, length, advice))
-        real(fd, offset, length, advice)
-
-    monkeypatch.setattr(os, "posix_fadvise", spy)
-    path = tmp_path / "in.bin"
-    path.write_bytes(b"z" * 10_000)
-    with ReadAheadFile(os.open(path, os.O_RDONLY), window=4000, release=True) as handle:
-        while handle.read(1000):
-            pass
+    advised = _read_through_advised(tmp_path, monkeypatch, release=True)
     dropped = [(o, n) for o, n, a in advised if a == os.POSIX_FADV_DONTNEED]
     # Asked at offsets 0, 2000, ... 10000; from 6000 on, everything a window behind.
     assert dropped == [(0, 2000), (0, 4000), (0, 6000)]
