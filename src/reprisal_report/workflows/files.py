@@ -10,7 +10,6 @@ from pathlib import Path
 from reprisal_report.errors import InvalidInput, NotFound
 from reprisal_report.vault.files import (
     FileTooLarge,
-    atomic_write,
     fsync_dir,
     open_new,
     read_bounded,
@@ -29,9 +28,7 @@ MAX_INPUT_CARD = 1024 * 1024
 
 
 def write_user_file(path: Path, data: bytes, *, mode: int) -> None:
-    if not path.parent.is_dir():
-        raise NotFound(f"no such directory: {path.parent}")
-    atomic_write(path, data, mode=mode)
+    write_user_files([(path, data, mode)])
 
 
 def write_user_files(files: Sequence[tuple[Path, bytes, int]]) -> None:
