@@ -17,7 +17,7 @@ import queue
 import secrets
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -86,18 +86,37 @@ def sync_file(handle: BinaryIO) -> None:
 
 def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_MODE) -> None:
     """Write ``data`` to ``path`` so a crash leaves either the old or the new file."""
-    tmp = temp_name(path)
+    atomic_write_together([(path, data, mode)])
+
+
+def atomic_write_together(files: Sequence[tuple[Path, bytes, int]]) -> None:
+    """Write files that belong together (an export and its ``.minisig``): each to a
+    temporary copy first, then, only once all are written, renamed into place, the
+    first one last. A failure before that leaves none of them; a rename that fails
+    takes back the files already renamed, so the first file (the export) never
+    stands beside a later one (its signature) that is not its own, nor appears
+    without it. (A file written before under a later file's name may then be gone:
+    an old export verifies as unsigned, never as signed by the new signature.)
+    """
+    temps: list[Path] = []
+    renamed: list[Path] = []
     try:
-        with open_new(tmp) as handle:
-            handle.write(data)
-            if mode != PRIVATE_MODE:
-                os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
+        for path, data, mode in files:
+            temps.append(temp_name(path))
+            with open_new(temps[-1]) as handle:
+                handle.write(data)
+                if mode != PRIVATE_MODE:
+                    os.fchmod(handle.fileno(), mode)
+        for (path, _, _), temp in reversed(list(zip(files, temps, strict=True))):
+            os.replace(temp, path)
+            renamed.append(path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for leftover in (*temps, *renamed):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
         raise
-    fsync_dir(path.parent)
+    for parent in dict.fromkeys(path.parent for path, _, _ in files):
+        fsync_dir(parent)
 
 
 def overwrite_in_place(path: Path) -> bool:
