@@ -17,6 +17,7 @@ its file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -81,25 +82,53 @@ class Retained:
     path: Path
 
 
+class _InlineCopy:
+    """A batch member's bytes: written and hashed on the importing thread (fetched
+    bundles are small and already in memory; threads would cost more than they save)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self._digest.update(data)
+
+    def close(self) -> str:
+        self._handle.flush()
+        return self._digest.hexdigest()
+
+    def abort(self) -> None:
+        return None
+
+
 class EvidenceWriter:
     """The temporary copy of one bundle while it is verified; ``keep`` or ``discard``.
 
     ``write`` is given exactly the bytes the import decrypts (a tee of the ciphertext
-    as age reads it), so the kept file is what was verified. The bytes are written and
-    hashed on threads of their own (``HashingFileWriter``), beside the decryption;
-    ``finish`` returns their SHA-256, which names the final file.
+    as age reads it), so the kept file is what was verified; ``finish`` returns their
+    SHA-256, which names the final file.
+
+    Alone (``inbox import``, a bundle of any size) the bytes are written and hashed on
+    threads of their own (``HashingFileWriter``), beside the decryption, and ``keep``
+    fsyncs the copy, renames it and fsyncs the folder. As a member of an
+    :class:`EvidenceBatch` (``sync pull``) they are written on the importing thread and
+    ``keep`` only renames: the batch makes its kept files durable together.
     """
 
-    def __init__(self, vault: Vault) -> None:
+    def __init__(self, vault: Vault, batch: EvidenceBatch | None = None) -> None:
         where = folder(vault)
-        _ensure_folder(where)
+        if batch is None:
+            _ensure_folder(where)
         self._folder = where
+        self._batch = batch
         self.temp = temp_name(where / f"incoming{SUFFIX}")
         self.size = 0
         self._final: Path | None = None
         self._kept = False
-        self._handle: BinaryIO | None = os.fdopen(create_new(self.temp), "wb")
-        self._writer = HashingFileWriter(self._handle)
+        handle = os.fdopen(create_new(self.temp), "wb")
+        self._handle: BinaryIO | None = handle
+        self._copy = HashingFileWriter(handle) if batch is None else _InlineCopy(handle)
 
     @property
     def final(self) -> Path:
@@ -110,29 +139,41 @@ class EvidenceWriter:
     def write(self, data: bytes) -> None:
         if self._handle is None or self._final is not None:
             raise ValueError("evidence file already closed")
-        self._writer.write(data)
+        self._copy.write(data)
         self.size += len(data)
 
     def finish(self) -> str:
         """Every byte written: their SHA-256 (hex), which names the final file."""
-        digest = self._writer.close()
+        digest = self._copy.close()
         self._final = self._folder / file_name(digest)
         return digest
 
     def keep(self) -> None:
-        """fsync the copy and give it its final name (the vault row follows)."""
+        """Give the verified copy its final name (the vault row follows). Alone, the
+        copy is fsynced before and the folder after; in a batch, ``EvidenceBatch.sync``
+        does both for every kept file."""
+        if self._handle is None or self._kept:
+            raise ValueError("evidence file already closed")
+        if self._batch is None:
+            self.sync()
+        os.replace(self.temp, self.final)
+        self._kept = True
+        if self._batch is None:
+            fsync_dir(self._folder)
+        else:
+            self._batch.kept.append(self)
+
+    def sync(self) -> None:
+        """fsync and close the copy."""
         handle, self._handle = self._handle, None
         if handle is None:
             raise ValueError("evidence file already closed")
         with handle:
             sync_file(handle)
-        os.replace(self.temp, self.final)
-        self._kept = True
-        fsync_dir(self._folder)
 
     def discard(self) -> None:
         """Remove the copy, temporary or renamed: nothing of a refused bundle remains."""
-        self._writer.abort()
+        self._copy.abort()
         handle, self._handle = self._handle, None
         if handle is not None:
             with contextlib.suppress(OSError):
@@ -141,8 +182,61 @@ class EvidenceWriter:
             if path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-        with contextlib.suppress(OSError):
-            fsync_dir(self._folder)
+        if self._batch is None:
+            with contextlib.suppress(OSError):
+                fsync_dir(self._folder)
+        elif self in self._batch.kept:
+            self._batch.kept.remove(self)
+
+
+class EvidenceBatch:
+    """The evidence files of several imports made durable together (``sync pull``).
+
+    A pull imports many bundles inside one vault transaction (each import a savepoint),
+    so the only moment their files must be durable is that transaction's commit:
+    :meth:`sync`, called as the last step inside it, fsyncs every kept file and then
+    the folder once. The rules stay those of a single import: a bundle that fails
+    verification leaves nothing (its writer is discarded), whatever the others do; a
+    row never commits without its file (a crash before the commit leaves orphans,
+    removed at the next import, never the reverse); if the transaction does not
+    commit, :meth:`abandon` removes the files of the whole batch.
+    """
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+        self.folder = folder(vault)
+        self.kept: list[EvidenceWriter] = []
+        self._ready = False
+
+    def writer(self) -> EvidenceWriter:
+        if not self._ready:
+            _ensure_folder(self.folder)
+            self._ready = True
+        return EvidenceWriter(self._vault, self)
+
+    def sync(self) -> None:
+        """fsync every kept file, then the folder once (inside the transaction, last)."""
+        for item in self.kept:
+            item.sync()
+        if self.kept:
+            fsync_dir(self.folder)
+
+    def abandon(self) -> None:
+        """The transaction did not commit: remove every file of the batch."""
+        for item in list(self.kept):
+            item.discard()
+        if self._ready:
+            with contextlib.suppress(OSError):
+                fsync_dir(self.folder)
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[EvidenceBatch]:
+        """``abandon`` the batch if the block (the vault transaction) raises."""
+        try:
+            yield self
+        except BaseException:
+            self.abandon()
+            raise
 
 
 def record(vault: Vault, bundle_id: str, name: str, size: int) -> None:

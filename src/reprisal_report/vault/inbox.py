@@ -77,6 +77,20 @@ def find_by_sha256(vault: Vault, sha256: str) -> InboxBundle | None:
     return None if row is None else _bundle(row)
 
 
+def imported_hashes(vault: Vault, hashes: list[str]) -> set[str]:
+    """Which of ``hashes`` (bundle SHA-256s) the inbox holds already; one query per 500."""
+    found: set[str] = set()
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = vault.conn.execute(
+            f"SELECT bundle_sha256 FROM inbox_bundles WHERE bundle_sha256 IN ({marks})",  # noqa: S608
+            tuple(chunk),
+        ).fetchall()
+        found.update(str(row[0]) for row in rows)
+    return found
+
+
 def insert_bundle(vault: Vault, bundle: InboxBundle) -> None:
     vault.conn.execute(
         f"INSERT INTO inbox_bundles({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608

@@ -46,8 +46,8 @@ from reprisal_report.vault.attachments import case_blobs
 from reprisal_report.vault.blobs import remove_blobs
 from reprisal_report.vault.blobs import remove_orphans as remove_orphan_blobs
 from reprisal_report.vault.cases import record_event
-from reprisal_report.vault.inbox import find_by_sha256
-from reprisal_report.vault.inbox_batch import EvidenceBatch, imported_hashes
+from reprisal_report.vault.evidence import EvidenceBatch
+from reprisal_report.vault.inbox import find_by_sha256, imported_hashes
 from reprisal_report.vault.lock import profile_lock
 from reprisal_report.vault.profile import ProfilePaths
 from reprisal_report.vault.store import Vault

@@ -10,7 +10,7 @@ Attachment bytes are no longer written into the vault: ``triage attachment``
 decrypts the retained bundle again.
 
 ``sync pull`` imports 50 fetched bundles per vault transaction (each import a
-savepoint) and passes an ``EvidenceBatch`` (``vault.inbox_batch``): the copy is then
+savepoint) and passes an ``EvidenceBatch`` (``vault.evidence``): the copy is then
 renamed when its bundle verified, and the fsyncs of all the batch's copies, and of
 their folder once, are the transaction's last step before it commits. The checks are
 the same either way.
@@ -62,7 +62,6 @@ from reprisal_report.model.text import visible
 from reprisal_report.transport import folder
 from reprisal_report.vault import evidence, inbox
 from reprisal_report.vault.cases import record_event, utc_now
-from reprisal_report.vault.inbox_batch import BatchedEvidenceWriter, EvidenceBatch
 from reprisal_report.vault.store import Vault
 
 BUNDLE_SUFFIX = ".rrb"
@@ -239,15 +238,13 @@ def _verify_and_store(
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
-    batch: EvidenceBatch | None = None,
+    batch: evidence.EvidenceBatch | None = None,
 ) -> ImportOutcome:
     identity = age_identity_text(vault)
     if identity is None:
         raise UnknownOrg("this profile holds no age identity; only coordinators import bundles")
-    # In a batch (sync pull) the fsyncs wait for the batch's commit (vault.inbox_batch).
-    copy: evidence.EvidenceWriter | BatchedEvidenceWriter = (
-        evidence.EvidenceWriter(vault) if batch is None else batch.writer()
-    )
+    # In a batch (sync pull) the fsyncs wait for the batch's commit (vault.evidence).
+    copy = evidence.EvidenceWriter(vault) if batch is None else batch.writer()
     try:
         with vault.transaction():
             manifest = _verify_into(vault, expected, handle, on_bytes, progress, identity, copy)
@@ -266,7 +263,7 @@ def _verify_into(
     on_bytes: Callable[[int], None] | None,
     progress: _Progress,
     identity: str,
-    copy: evidence.EvidenceWriter | BatchedEvidenceWriter,
+    copy: evidence.EvidenceWriter,
 ) -> Manifest:
     """Every check of one bundle, then its rows (inside the caller's transaction)."""
     reader = _ProgressReader(handle, on_bytes, folder.MAX_BUNDLE_BYTES, tee=copy.write)
@@ -404,7 +401,7 @@ def _import_handle(
     expected: str | None,
     handle: BinaryIO,
     on_bytes: Callable[[int], None] | None,
-    batch: EvidenceBatch | None = None,
+    batch: evidence.EvidenceBatch | None = None,
 ) -> ImportOutcome:
     progress = _Progress()
     try:
@@ -463,13 +460,13 @@ def import_bundle(
 
 
 def import_fetched(
-    vault: Vault, data: bytes, sha: str, label: str, batch: EvidenceBatch | None = None
+    vault: Vault, data: bytes, sha: str, label: str, batch: evidence.EvidenceBatch | None = None
 ) -> ImportOutcome:
     """Import a bundle already in memory whose SHA-256 the caller checked (relay pull).
 
     With ``batch`` the evidence file is made durable by ``batch.sync()``, which the
     caller runs last inside the vault transaction holding this import (see
-    ``vault.inbox_batch``); every check is the same.
+    ``vault.evidence``); every check is the same.
     """
     evidence.remove_orphans(vault)
     known = inbox.find_by_sha256(vault, sha)
