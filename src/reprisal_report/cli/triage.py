@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from reprisal_report.cli.options import HomeOpt, JsonOpt, PassFileOpt
 from reprisal_report.cli.output import emit_json, info, stdout_line, warn
 from reprisal_report.cli.session import open_vault, writing_vault
 from reprisal_report.model.states import Role
+
+if TYPE_CHECKING:
+    from reprisal_report.workflows.triage import WrittenFile
 
 triage_app = typer.Typer(help="Work on received cases (coordinator).", no_args_is_help=True)
 
@@ -308,6 +311,12 @@ PurposeOpt = Annotated[
 ]
 
 
+def _written_json(files: Sequence[WrittenFile]) -> list[dict[str, object]]:
+    return [
+        {"name": f.name, "path": str(f.path), "size": f.size, "sha256": f.sha256} for f in files
+    ]
+
+
 @triage_app.command("attachment")
 def attachment(
     ctx: typer.Context,
@@ -328,14 +337,7 @@ def attachment(
     elif not json_out:
         info("this case has no attachments; nothing was written")
     if json_out:
-        emit_json(
-            {
-                "written": [
-                    {"name": w.name, "path": str(w.path), "size": w.size, "sha256": w.sha256}
-                    for w in written
-                ]
-            }
-        )
+        emit_json({"written": _written_json(written)})
     else:
         for w in written:
             stdout_line(str(w.path))
@@ -364,10 +366,7 @@ def evidence_(
     if json_out:
         emit_json(
             {
-                "written": [
-                    {"name": f.name, "path": str(f.path), "size": f.size, "sha256": f.sha256}
-                    for f in done.files
-                ],
+                "written": _written_json(done.files),
                 "manifest": str(done.manifest),
                 "not_retained": done.not_retained,
             }
