@@ -169,10 +169,13 @@ ProxyOpt = Annotated[
 # coercion that gives the same value for the values it knows (a str as it is, a path
 # already in the form Path prints it, a plain decimal integer) and hands any other
 # value to typer's own coercion, built then: errors keep typer's wording. The tests
-# compare both coercions value by value. With another typer (no ``_runtime_param`` or
-# ``typer._coercion``) nothing is replaced and typer coerces as usual.
+# compare both coercions value by value. One value differs on purpose: an empty path is
+# refused (exit 2) where typer would take it as the current folder. With another typer
+# (no ``_runtime_param`` or ``typer._coercion``) nothing is replaced and typer coerces
+# as usual (a test of the real command line then fails on the empty path).
 
 _SLOW = object()
+EMPTY_PATH = "an empty value names no file or folder"
 _PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 
 
@@ -224,6 +227,7 @@ def _plain_kind(descriptor: Any) -> tuple[object, bool] | None:
 
 def _plain_param_class() -> type | None:
     try:
+        from typer._click.exceptions import BadParameter
         from typer._coercion import RuntimeParam, build_runtime_param
         from typer._param_types import coerce_cli_path
     except ImportError:
@@ -237,6 +241,11 @@ def _plain_param_class() -> type | None:
         slow: list[RuntimeParam] = dataclasses.field(default_factory=list)
 
         def _leaf(self, value: object, param: Any, ctx: Any) -> object:
+            if self.leaf is Path and value == "":
+                # The one value where we differ from typer, which makes it Path("."):
+                # a script's empty variable (--out "$DIR") would then write plaintext
+                # into whatever folder it runs in.
+                raise BadParameter(EMPTY_PATH, ctx=ctx, param=param)
             plain = _plain_leaf(self.leaf, value)
             if plain is not _SLOW and self.leaf is Path:
                 checked = coerce_cli_path(
