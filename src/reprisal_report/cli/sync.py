@@ -16,6 +16,7 @@ from reprisal_report.cli.options import (
 )
 from reprisal_report.cli.output import emit_json, error, info, warn
 from reprisal_report.cli.session import open_vault, writing_vault
+from reprisal_report.errors import InvalidInput
 from reprisal_report.model.states import Role
 
 sync_app = typer.Typer(help="Deliver and collect sealed bundles.", no_args_is_help=True)
@@ -61,6 +62,14 @@ def _finish(report: object, verb: str, json_out: bool) -> None:
         raise typer.Exit(report.exit_code)
 
 
+def _place(value: str, flag: str) -> str:
+    """A folder or relay URL as given; an empty one is refused before anything opens
+    (as a folder it would be the current one, wherever the command happens to run)."""
+    if value == "":
+        raise InvalidInput(f"{flag} is empty; name a folder or a relay URL")
+    return value
+
+
 @sync_app.command("push")
 def push(
     ctx: typer.Context,
@@ -79,6 +88,7 @@ def push(
     from reprisal_report.cli.progress import count_progress
     from reprisal_report.workflows import delivery
 
+    to = _place(to, "--to")
     with (
         open_vault(ctx, home, passphrase_file, Role.REPORTER) as vault,
         count_progress(
@@ -117,6 +127,7 @@ def pull(
     from reprisal_report.cli.progress import count_progress
     from reprisal_report.workflows import delivery
 
+    from_ = _place(from_, "--from")
     with (
         writing_vault(ctx, home, passphrase_file, Role.COORDINATOR) as vault,
         count_progress("collecting", None, enabled=not json_out) as advance,
