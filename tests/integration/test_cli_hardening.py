@@ -369,6 +369,51 @@ def test_home_and_passphrase_file_work_before_and_after_the_command(
         assert json.loads(result.stdout) == []
 
 
+# --- empty values never mean the current folder -------------------------------------
+
+EMPTY = "an empty value names no file or folder"
+
+
+def test_an_empty_path_is_refused_and_nothing_lands_in_the_current_folder(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's unset variable (``--out "$DIR"``) must not mean "here": typer would
+    take "" as the current folder, where plaintext attachments or a new profile would
+    then land. Refused as usage errors (exit 2) before any vault opens."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    [bundle] = setup.seal(setup.case_id)
+    setup.coordinator.ok("inbox", "import", str(bundle))
+    shutil.copy(bundle, here / bundle.name)  # what a pull or an import of "" would take
+    rep, coord, case = setup.reporter, setup.coordinator, setup.case_id
+    usage = (
+        (rep, ("--home", "", "init", "--role", "reporter"), "--home", ""),
+        (rep, ("case", "list", "--home", ""), "--home", "case list "),
+        (coord, ("triage", "attachment", case, "--out", ""), "--out", "triage attachment "),
+        (coord, ("triage", "evidence", case, "--out", ""), "--out", "triage evidence "),
+        (coord, ("inbox", "import", ""), "PATH...", "inbox import "),
+        (rep, ("case", "attach", case, ""), "FILE...", "case attach "),
+    )
+    for cli, args, name, command in usage:
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            f"{ERR}invalid value for '{name}': {EMPTY}",
+            f"hint: see 'reprisal-report {command}--help'",
+        ], args
+    for cli, args, flag in (
+        (rep, ("sync", "push", "--to", ""), "--to"),
+        (coord, ("sync", "pull", "--from", "", "--remove-after-import"), "--from"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.splitlines() == [f"{ERR}{flag} is empty; name a folder or a relay URL"]
+    assert [p.name for p in here.iterdir()] == [bundle.name]
+    assert (here / bundle.name).read_bytes() == bundle.read_bytes()
+
+
 # --- low: SQLCipher's own log lines -----------------------------------------------
 
 
