@@ -193,9 +193,10 @@ def _plain_leaf(annotation: object, value: object) -> object:
         return value if isinstance(value, bool) else _SLOW
     if annotation is Path:
         # Checked by typer's path coercion, then made a Path. Not here: a path Path
-        # would rewrite ("./x", "x/", ""), and one the system cannot take (a NUL, a
-        # lone surrogate), whose ValueError typer's pydantic turns into its message.
-        if not isinstance(value, str) or not value or "\x00" in value:
+        # would rewrite ("./x", "x/"; "" is refused before this), and one the system
+        # cannot take (a NUL, a lone surrogate), whose ValueError typer's pydantic
+        # turns into its message.
+        if not isinstance(value, str) or "\x00" in value:
             return _SLOW
         try:
             os.fsencode(value)
