@@ -117,9 +117,11 @@ class EvidenceWriter:
     """
 
     def __init__(self, vault: Vault, batch: EvidenceBatch | None = None) -> None:
-        where = folder(vault)
         if batch is None:
+            where = folder(vault)
             _ensure_folder(where)
+        else:
+            where = batch.folder  # made once by the batch
         self._folder = where
         self._batch = batch
         self.temp = temp_name(where / f"incoming{SUFFIX}")
